@@ -1,0 +1,21 @@
+# The two commands of the README. Each sets itself up from nothing (python3 with venv is all it needs).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: quickstart test setup
+
+$(BIN)/rlscale: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/rlscale
+
+quickstart: setup
+	$(BIN)/rlscale sweep sweeps/quickstart.yaml
+	$(BIN)/rlscale analyze runs/quickstart --out runs/quickstart/report
+
+test: setup
+	$(BIN)/python -m pytest

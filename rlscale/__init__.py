@@ -1,0 +1,1 @@
+"""rlscale: scaling laws of value-based deep RL in JAX."""

@@ -1,0 +1,62 @@
+"""The agent interface: a few pure functions over pytrees (the optax/brax "pair of functions" idiom).
+
+Static config (anything that sets array shapes: widths, depth, number of critics, loss type) is a
+frozen dataclass fixed when the agent is made. Scalar hyperparameters (learning rate, gamma, tau,
+entropy target) are array leaves of a NamedTuple stored inside the agent state, so `jax.vmap` over
+states sweeps them inside one compiled program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import optax
+
+from rlscale.types import Metrics, Params, PRNGKey, Transition
+
+AgentState = Any
+HParams = Any
+
+
+class Agent(NamedTuple):
+    """init(key, hparams=None) -> state; act(params, obs, key, deterministic) -> action in [-1, 1];
+    update(state, batch, key) -> (state, metrics). `state.params` is what `act` needs.
+
+    hparams: the default hyperparameters (a NamedTuple of floats) that `init` uses when given none.
+    config: the static config the agent was made from.
+    critic_param_count: state -> parameters of one critic, the N of the scaling laws.
+    """
+
+    init: Callable[..., AgentState]
+    act: Callable[[Params, jax.Array, PRNGKey, bool], jax.Array]
+    update: Callable[[AgentState, Transition, PRNGKey], tuple[AgentState, Metrics]]
+    hparams: HParams
+    config: Any
+    critic_param_count: Callable[[AgentState], int]
+
+
+def adam(b1: float = 0.9) -> optax.GradientTransformation:
+    """Adam whose learning rate is a state leaf, set from the hyperparameters at every step."""
+    return optax.inject_hyperparams(optax.adam)(learning_rate=0.0, b1=b1)
+
+
+def apply_gradients(
+    optimizer: optax.GradientTransformation,
+    opt_state: optax.OptState,
+    params: Params,
+    grads: Params,
+    learning_rate: jax.Array,
+) -> tuple[Params, optax.OptState]:
+    """One optimiser step with `learning_rate` written into the injected hyperparameters first,
+    so the hyperparameter NamedTuple stays the single source of truth (and may be a schedule)."""
+    opt_state = opt_state._replace(
+        hyperparams={**opt_state.hyperparams, "learning_rate": learning_rate}
+    )
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def count_params(params: Params) -> int:
+    return int(sum(x.size for x in jax.tree.leaves(params)))

@@ -1,0 +1,157 @@
+"""Run configuration: flat keys from YAML files and CLI flags, validated before anything compiles.
+
+A run's config is one flat mapping: training-loop keys (`LoopKeys`) plus the agent's own keys (its
+static config fields and hyperparameters, see rlscale.agents.registry). Errors name the key, the
+file and line where it came from, and the valid choices.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from rlscale import envs
+from rlscale.agents import registry
+
+
+class ConfigError(ValueError):
+    """A bad key or value in user input; the message is meant for the user as is."""
+
+
+class LoopKeys(BaseModel):
+    """Keys every run has, whatever the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent: str = "sac"  # a name in rlscale.agents.AGENTS
+    env: str = "jax:pendulum"  # <family>:<name>
+    steps: int = Field(20_000, gt=0)  # env steps per run
+    utd: float = Field(1.0, gt=0)  # sigma: gradient updates per env transition
+    batch_size: int = Field(256, gt=0)
+    n_envs: int = Field(1, gt=0)  # env copies per run
+    warmup_steps: int = Field(1000, ge=0)  # random-action env steps before learning starts
+    eval_every: int = Field(2000, gt=0)  # env steps between eval points
+    eval_episodes: int = Field(5, gt=0)
+    buffer_size: int = Field(0, ge=0)  # replay capacity; 0 = steps
+    max_episode_steps: int = Field(0, ge=0)  # 0 = the env's own time limit
+    seed: int = Field(0, ge=0)
+
+
+LOOP_KEYS = tuple(LoopKeys.model_fields)
+
+
+def key_lines(path: Path) -> dict[str, int]:
+    """1-based line of each top-level key of a YAML mapping file (for error messages)."""
+    node = yaml.compose(Path(path).read_text())
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value}
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def _where(key: str, sources: dict[str, str]) -> str:
+    return sources.get(key, "command line")
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _agent_types(agent: str) -> dict[str, Any]:
+    spec = registry.spec(agent)
+    hints = {**typing.get_type_hints(spec.config), **typing.get_type_hints(spec.hparams)}
+    return {k: hints[k] for k in (*registry.static_fields(agent), *registry.hparam_fields(agent))}
+
+
+def _check_value(key: str, kind: Any, value: Any, where: str) -> Any:
+    try:
+        value = pydantic.TypeAdapter(kind).validate_python(value)
+    except pydantic.ValidationError as error:
+        raise ConfigError(f"{where}: {key}={value!r} is not a valid {kind}: "
+                          f"{error.errors()[0]['msg']}") from None  # fmt: skip
+    if kind is int and value <= 0 or key == "learning_rate" and value <= 0:
+        raise ConfigError(f"{where}: {key} must be positive, got {value}")
+    return value
+
+
+def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """Validate a flat run config and fill every default.
+
+    Args:
+        flat: user keys (loop keys and agent keys). sources: key -> "file:line" for messages.
+    Returns:
+        The fully resolved flat config (loop keys, then the agent's keys in declaration order).
+    Raises:
+        ConfigError: naming the first bad key, where it came from, and the valid choices.
+    """
+    sources = sources or {}
+    agent = flat.get("agent", "sac")
+    if agent not in registry.AGENTS:
+        raise ConfigError(f"{_where('agent', sources)}: unknown agent {agent!r}; "
+                          f"valid: {sorted(registry.AGENTS)}")  # fmt: skip
+    types = _agent_types(agent)
+    for key in flat:
+        if key not in LOOP_KEYS and key not in types:
+            raise _unknown_key(key, [*LOOP_KEYS, *types], _where(key, sources))
+    try:
+        loop = LoopKeys(**{k: v for k, v in flat.items() if k in LOOP_KEYS}).model_dump()
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        key = str(first["loc"][0])
+        raise ConfigError(f"{_where(key, sources)}: {key}={flat.get(key)!r}: {first['msg']}") from None
+    try:
+        envs.check_name(loop["env"])
+    except ValueError as error:
+        raise ConfigError(f"{_where('env', sources)}: {error}") from None
+    defaults = {**registry.spec(agent).hparams()._asdict()}
+    config_defaults = {f: getattr(registry.spec(agent).config, f, None) for f in types}
+    resolved_agent = {}
+    for key, kind in types.items():
+        if key in flat:
+            resolved_agent[key] = _check_value(key, kind, flat[key], _where(key, sources))
+        else:
+            resolved_agent[key] = defaults.get(key, config_defaults[key])
+    _check_loop(loop, sources)
+    return {**loop, **resolved_agent}
+
+
+def _check_loop(loop: dict[str, Any], sources: dict[str, str]) -> None:
+    warmup = max(loop["warmup_steps"], loop["n_envs"])
+    if loop["batch_size"] > warmup:
+        raise ConfigError(
+            f"{_where('batch_size', sources)}: batch_size={loop['batch_size']} is larger than the "
+            f"warm-up data (warmup_steps={loop['warmup_steps']}): raise warmup_steps or lower it"
+        )
+    if loop["eval_every"] % loop["n_envs"] or loop["steps"] % loop["eval_every"]:
+        raise ConfigError(
+            f"{_where('eval_every', sources)}: eval_every={loop['eval_every']} must divide "
+            f"steps={loop['steps']} and be a multiple of n_envs={loop['n_envs']}"
+        )
+
+
+def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Merge a YAML file with overrides (overrides win), then `resolve`."""
+    flat: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if path is not None:
+        flat = load_yaml(path)
+        sources = {k: f"{path}:{line}" for k, line in key_lines(Path(path)).items()}
+    for key in overrides:
+        sources.pop(key, None)
+    return resolve({**flat, **overrides}, sources)

@@ -1,0 +1,56 @@
+"""Plain MLP torso and the ensemble wrapper that runs n critics as one batched matmul (sbx/rejax)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class MLP(nn.Module):
+    """`depth` hidden layers of `width` units; optional LayerNorm before each activation."""
+
+    width: int
+    depth: int
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for _ in range(self.depth):
+            x = nn.Dense(self.width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = self.activation(x)
+        return x
+
+
+class Critic(nn.Module):
+    """Q(s, a) -> `n_outputs` numbers (1 for a scalar value, n bins for a categorical head)."""
+
+    torso: nn.Module
+    n_outputs: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        x = self.torso(jnp.concatenate([obs, action], axis=-1))
+        return nn.Dense(self.n_outputs)(x)
+
+
+def make_ensemble(module: type[nn.Module], n: int) -> type[nn.Module]:
+    """Stack `n` independent copies of `module`: params gain a leading axis of size n, and one
+    call evaluates all copies with batched matmuls instead of a Python loop over networks.
+
+    Returns:
+        A module class whose outputs have a leading ensemble axis of size n.
+    """
+    return nn.vmap(
+        module,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=None,
+        out_axes=0,
+        axis_size=n,
+    )

@@ -1,0 +1,93 @@
+"""Long-format run metrics: the one on-disk contract between training, sweeps and analysis.
+
+One row per run x eval point x metric. Every row also carries the run's identifying config columns
+(`RUN_COLUMNS`), so a single parquet file is self-describing and files from many runs concatenate.
+Depends only on pandas/pyarrow, so analysis never imports JAX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+METRICS_FILE = "metrics.parquet"
+STATUS_FILE = "status.json"
+CONFIG_FILE = "config.yaml"
+
+# Columns identifying a run; present in every row. Further config columns may follow.
+RUN_COLUMNS = (
+    "run_id", "agent", "env", "seed", "utd", "batch_size", "critic_width", "learning_rate",
+)
+# Columns identifying a measurement.
+POINT_COLUMNS = ("env_steps", "updates", "wall_time", "metric", "value")
+
+# Metric names written by the trainers (namespaced like brax/SimbaV2 logs).
+METRICS = {
+    "eval/return": "mean undiscounted return of the deterministic policy over the eval episodes",
+    "train/return": "mean return of the training episodes finished since the previous eval point",
+    "critic/loss": "value loss of the last update before the eval point",
+    "critic/td_error": "mean |Q(s,a) - y| over the last update's batch",
+    "critic/q_mean": "mean Q(s,a) over the last update's batch",
+    "critic/param_norm": "global L2 norm of the online critic parameters",
+    "actor/entropy": "mean -log pi(a|s) over the last update's batch",
+    "actor/temperature": "entropy temperature alpha",
+    "compute/flops_per_update": "XLA-counted FLOPs of one un-scanned gradient update",
+    "compute/flops": "cumulative update FLOPs: updates x compute/flops_per_update",
+    "model/critic_params": "number of parameters of one critic (N in the scaling laws)",
+    "run/diverged": "1.0 once the run's loss or parameters went non-finite (frozen from then on)",
+}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write-then-rename: a crash at any instant leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_metrics(frame: pd.DataFrame, path: Path) -> None:
+    """Atomically write a long-format metrics frame to `path` (parquet)."""
+    missing = [c for c in (*RUN_COLUMNS, *POINT_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"metrics frame lacks columns {missing}")
+    atomic_write_bytes(Path(path), frame.to_parquet(index=False))
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    atomic_write_bytes(Path(path), json.dumps(status, indent=1, sort_keys=True).encode())
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def read(path: str | Path) -> pd.DataFrame:
+    """Every metrics file under `path` (a `rlscale train` dir or a sweep dir) as one tidy frame.
+
+    A `status` column is added from each run's status record where one exists ("done" otherwise).
+
+    Raises:
+        FileNotFoundError: if `path` holds no metrics file.
+    """
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(root.rglob(METRICS_FILE))
+    if not files:
+        raise FileNotFoundError(f"no {METRICS_FILE} under {root}: is it an rlscale run or sweep dir?")
+    frames = []
+    for file in files:
+        frame = pd.read_parquet(file)
+        status = read_status(file.parent / STATUS_FILE)
+        frame["status"] = (status or {}).get("state", "done")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

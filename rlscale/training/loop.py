@@ -1,0 +1,174 @@
+"""The training loop of one run as pure functions, compiled whole by the runner.
+
+One loop iteration steps `n_envs` env copies, stores the transitions, and does the updates that
+UTD sigma makes due: sigma = gradient updates per environment transition, so sigma * n_envs per
+iteration on average (fractional sigma = an update every 1/sigma transitions). A chunk is
+`eval_every / n_envs` iterations under `lax.scan`, then one evaluation; the host only logs
+between chunks. The iteration counter is passed unbatched, so when runs are vmapped the update
+schedule stays a real branch rather than a select over both sides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from rlscale import replay
+from rlscale.agents.base import Agent
+from rlscale.envs.base import EpisodeState, JaxEnv, reset_episode, step_episode
+from rlscale.training.evaluate import evaluate
+from rlscale.types import Metrics, Transition
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Static loop settings (they set array shapes or the compiled schedule)."""
+
+    total_steps: int  # env steps per run
+    utd: float  # sigma: gradient updates per env transition
+    batch_size: int
+    n_envs: int = 1  # env copies stepped together per run
+    warmup_steps: int = 1000  # env steps of uniform random actions before learning starts
+    eval_every: int = 2000  # env steps per chunk; one eval point per chunk
+    eval_episodes: int = 5
+    buffer_size: int = 0  # replay capacity in transitions; 0 means total_steps
+
+    @property
+    def iterations_per_chunk(self) -> int:
+        return self.eval_every // self.n_envs
+
+    @property
+    def n_chunks(self) -> int:
+        return self.total_steps // self.eval_every
+
+    @property
+    def warmup_iterations(self) -> int:
+        return -(-self.warmup_steps // self.n_envs)
+
+    @property
+    def capacity(self) -> int:
+        return self.buffer_size or self.total_steps
+
+    @property
+    def updates_per_iteration(self) -> Fraction:
+        """sigma * n_envs as an exact fraction (sigma limited to 1/1000 resolution)."""
+        return Fraction(self.utd).limit_denominator(1000) * self.n_envs
+
+
+def updates_after(config: LoopConfig, iterations: int) -> int:
+    """Reference schedule: total updates done once `iterations` loop iterations completed."""
+    learning = max(0, iterations - config.warmup_iterations)
+    return int(config.updates_per_iteration * learning)
+
+
+class RunnerState(NamedTuple):
+    agent_state: Any
+    buffer: replay.ReplayBuffer
+    episodes: EpisodeState  # leaves [n_envs, ...]
+    key: jax.Array
+    diverged: jax.Array  # bool: a non-finite update happened; the agent is frozen since
+    last_metrics: Metrics  # the last accepted update's metrics
+    train_return_sum: jax.Array  # over training episodes finished in this chunk
+    train_episodes: jax.Array
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(x.dtype, jnp.inexact)]  # fmt: skip
+    return jnp.all(jnp.stack(leaves))
+
+
+def make_init(agent: Agent, env: JaxEnv, config: LoopConfig):
+    """(key, hparams) -> RunnerState for one run."""
+
+    def init(key: jax.Array, hparams: Any) -> RunnerState:
+        key_agent, key_env, key_run = jax.random.split(key, 3)
+        agent_state = agent.init(key_agent, hparams)
+        episodes = jax.vmap(reset_episode, (None, 0))(env, jax.random.split(key_env, config.n_envs))
+        example = Transition(
+            jnp.zeros(env.obs_size), jnp.zeros(env.action_size), jnp.zeros(()),
+            jnp.zeros(env.obs_size), jnp.zeros(()),
+        )  # fmt: skip
+        batch = replay.sample(replay.init(example, 1), key, config.batch_size)
+        metrics = jax.tree.map(jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key))
+        return RunnerState(
+            agent_state, replay.init(example, config.capacity), episodes, key_run,
+            jnp.zeros((), bool), metrics[1], jnp.zeros(()), jnp.zeros(()),
+        )  # fmt: skip
+
+    return init
+
+
+def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
+    """(RunnerState, first_iteration) -> (RunnerState, per-run metrics at the chunk's end)."""
+    per_iteration = config.updates_per_iteration
+    base, remainder = int(per_iteration), per_iteration - int(per_iteration)
+    step_n = jax.vmap(step_episode, (None, 0, 0, 0))
+
+    def guarded_update(state: RunnerState, key: jax.Array) -> tuple[RunnerState, None]:
+        key_sample, key_update = jax.random.split(key)
+        batch = replay.sample(state.buffer, key_sample, config.batch_size)
+        new_agent, metrics = agent.update(state.agent_state, batch, key_update)
+        accept = _all_finite((new_agent, metrics)) & ~state.diverged
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(accept, n, o), new, old)  # noqa: E731
+        return state._replace(
+            agent_state=keep(new_agent, state.agent_state),
+            last_metrics=keep(metrics, state.last_metrics),
+            diverged=state.diverged | ~accept,
+        ), None
+
+    def updates(state: RunnerState, key: jax.Array, learning_iteration: jax.Array) -> RunnerState:
+        key_base, key_extra = jax.random.split(key)
+        if base:
+            state, _ = jax.lax.scan(guarded_update, state, jax.random.split(key_base, base))
+        if remainder:
+            # An extra update when floor(r * (i + 1)) > floor(r * i) for the fractional part r.
+            p, q = remainder.numerator, remainder.denominator
+            extra = ((learning_iteration % q) * p) % q + p >= q
+            state = jax.lax.cond(extra, lambda s: guarded_update(s, key_extra)[0], lambda s: s, state)
+        return state
+
+    def iteration(state: RunnerState, t: jax.Array) -> tuple[RunnerState, None]:
+        key, key_act, key_random, key_reset, key_update = jax.random.split(state.key, 5)
+        obs = state.episodes.obs
+        policy_action = agent.act(state.agent_state.params, obs, key_act, False)
+        random_action = jax.random.uniform(key_random, policy_action.shape, minval=-1, maxval=1)
+        action = jnp.where(t < config.warmup_iterations, random_action, policy_action)
+        episodes, out = step_n(env, state.episodes, action, jax.random.split(key_reset, config.n_envs))
+        transition = Transition(obs, action, out.reward, out.next_obs, out.terminated)
+        finished = (out.terminated + out.truncated) > 0
+        state = state._replace(
+            buffer=replay.add(state.buffer, transition), episodes=episodes, key=key,
+            train_return_sum=state.train_return_sum + jnp.sum(out.finished_return),
+            train_episodes=state.train_episodes + jnp.sum(finished),
+        )  # fmt: skip
+        learning_iteration = t - config.warmup_iterations
+        state = jax.lax.cond(
+            learning_iteration >= 0, lambda s: updates(s, key_update, learning_iteration),
+            lambda s: s, state,
+        )  # fmt: skip
+        return state, None
+
+    def chunk(state: RunnerState, first_iteration: jax.Array) -> tuple[RunnerState, Metrics]:
+        state = state._replace(train_return_sum=jnp.zeros(()), train_episodes=jnp.zeros(()))
+        steps = first_iteration + jnp.arange(config.iterations_per_chunk)
+        state, _ = jax.lax.scan(iteration, state, steps)
+        key, key_eval = jax.random.split(state.key)
+        eval_return = evaluate(agent, env, state.agent_state.params, key_eval, config.eval_episodes)
+        metrics = {
+            **state.last_metrics,
+            "eval/return": eval_return,
+            # NaN when no training episode ended in this chunk; the host drops such rows.
+            "train/return": jnp.where(
+                state.train_episodes > 0, state.train_return_sum / state.train_episodes, jnp.nan
+            ),
+            "train/episodes": state.train_episodes,
+            "run/diverged": state.diverged.astype(jnp.float32),
+        }
+        return state._replace(key=key), metrics
+
+    return chunk
