@@ -29,12 +29,14 @@ class GroupResult:
     train_seconds: float  # wall time of the chunks, compile excluded
     flops_per_update: float
     critic_params: int
+    timings: dict[str, float] | None = None  # host envs: wall seconds in env/act/update/eval
 
 
 def build(group: Group):
     """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet."""
     static = group.static
-    env = envs.make(static["env"], static["max_episode_steps"] or None)
+    env = envs.make(static["env"], static["max_episode_steps"] or None,
+                    static.get("action_repeat", 0))
     agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
                         **group.agent_static)  # fmt: skip
     init = jax.jit(jax.vmap(make_init(agent, env, group.loop)))
@@ -54,7 +56,7 @@ def initial_inputs(group: Group, agent: agents.Agent):
 def _rows(group: Group, metrics: dict, env_steps: int, updates: int, wall: float, extra: dict):
     rows = []
     for i, run in enumerate(group.runs):
-        ident = {k: (run.run_id if k == "run_id" else run.config[k]) for k in RUN_COLUMNS}
+        ident = {k: (run.run_id if k == "run_id" else run.config.get(k)) for k in RUN_COLUMNS}
         point = {"env_steps": env_steps, "updates": updates, "wall_time": wall}
         values = {name: float(np.asarray(v)[i]) for name, v in metrics.items()}
         values.update(extra)
@@ -75,6 +77,10 @@ def run_group(
         group: runs sharing a static signature. progress: show a progress bar.
         on_chunk: called with the chunk index after each chunk (used by tests and executors).
     """
+    if envs.is_host(group.static["env"]):
+        from rlscale.training.host_loop import run_host_group  # imports this module
+
+        return run_host_group(group, progress, on_chunk)
     loop = group.loop
     env, agent, init, chunk = build(group)
     keys, hparams = initial_inputs(group, agent)
