@@ -30,7 +30,7 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace, extra: list[str]) -> int:
-    from rlscale.train import train
+    from rlscale.training.train import train
 
     config = load_run_config(args.config, parse_overrides(extra))
     frame, result = train(config, args.seeds, args.out, progress=not args.quiet)

@@ -12,7 +12,7 @@ from rlscale import config, envs
 from rlscale.agents import registry
 from rlscale.agents.base import Agent
 from rlscale.sweeps.plan import group_runs, seed_runs
-from rlscale.train import train
+from rlscale.training.train import train
 from rlscale.training.loop import LoopConfig, make_chunk, make_init, updates_after
 from rlscale.training.runner import run_group
 
