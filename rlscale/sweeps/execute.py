@@ -1,0 +1,144 @@
+"""Executors: run a sweep's groups (one compiled job each) into its directory, skipping finished
+runs, locally (default; one job per accelerator at a time) or as Ray tasks on a cluster.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from rlscale.sweeps import store
+from rlscale.sweeps.plan import Group, group_runs, split_groups
+from rlscale.sweeps.spec import Sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None  # None: start a local Ray instance; "auto" or host:port: join one
+    cpus_per_job: float = 1.0
+    gpus_per_job: float = 0.0  # fractional GPUs let several jobs share a device
+    max_retries: int = 3  # reruns of a job whose worker died
+
+
+def plan(sweep: Sweep, memory_bytes: float | None = None) -> list[Group]:
+    """The sweep's groups, split where a group's runs would not fit `memory_bytes` together."""
+    groups = group_runs(list(sweep.runs))
+    return groups if memory_bytes is None else split_groups(groups, memory_bytes)
+
+
+def pending(groups: list[Group], root: Path) -> list[Group]:
+    """Groups with at least one unfinished run.
+
+    A group is rerun whole (its finished members recomputed but not rewritten), so every run
+    is computed by the same compiled program, with the same siblings, as in an uninterrupted
+    sweep: resumed metrics are bit-identical to uninterrupted ones.
+    """
+    return [g for g in groups if not all(store.is_finished(root, r.run_id) for r in g.runs)]
+
+
+def run_job(group: Group, root: str | Path, progress: bool = False,
+            on_chunk: Callable[[int], None] | None = None) -> dict[str, str]:  # fmt: skip
+    """Train one group and write its unfinished runs; returns run_id -> final state."""
+    from rlscale.training.runner import run_group  # local: Ray drivers need not import JAX
+
+    root = Path(root)
+    todo = [run for run in group.runs if not store.is_finished(root, run.run_id)]
+    for run in todo:
+        store.mark_running(root, run)
+    try:
+        result = run_group(group, progress=progress, on_chunk=on_chunk)
+    except Exception:
+        error = traceback.format_exc(limit=3)
+        for run in todo:
+            store.mark_failed(root, run, error)
+        raise
+    return {run.run_id: store.finish(root, run, result.frames[run.run_id]) for run in todo}
+
+
+def _accelerators() -> list:
+    import jax
+
+    devices = jax.devices()
+    return devices if devices[0].platform != "cpu" else []
+
+
+def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> dict[str, str]:
+    """Run `groups` here: one at a time, or one per device concurrently when there are several
+    accelerators. A failing job marks its runs failed and the others go on."""
+    import jax
+
+    root = Path(root)
+    total = sum(g.loop.total_steps * len(g.runs) for g in groups)
+    overall = tqdm(total=total, unit="step", unit_scale=True, desc="sweep", disable=not progress,
+                   position=0)  # fmt: skip
+    states: dict[str, str] = {}
+    devices = _accelerators()
+
+    def job(group: Group, device=None) -> dict[str, str]:
+        advance = lambda _: overall.update(group.loop.eval_every * len(group.runs))  # noqa: E731
+        if device is None:
+            return run_job(group, root, progress and len(devices) < 2, advance)
+        with jax.default_device(device):
+            return run_job(group, root, False, advance)
+
+    if len(devices) < 2:
+        for group in groups:
+            states.update(_guard(job, group))
+    else:
+        free = list(devices)
+        with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
+            def on_device(group: Group) -> dict[str, str]:
+                device = free.pop()  # at most len(devices) jobs hold one at a time
+                try:
+                    return _guard(job, group, device)
+                finally:
+                    free.append(device)
+
+            for result in pool.map(on_device, groups):
+                states.update(result)
+    overall.close()
+    return states
+
+
+def _guard(job: Callable, group: Group, *args) -> dict[str, str]:
+    try:
+        return job(group, *args)
+    except Exception as error:  # recorded in each run's status.json by run_job
+        print(f"job of {len(group.runs)} runs failed: {type(error).__name__}: {error}")
+        return {run.run_id: "failed" for run in group.runs}
+
+
+def run_ray(groups: list[Group], root: str | Path, options: RayOptions,
+            on_chunk: Callable[[int], None] | None = None) -> dict[str, str]:  # fmt: skip
+    """Run each group as a Ray task writing into `root` (a filesystem all workers share).
+
+    Each task declares its CPUs/GPUs, turns off JAX's GPU memory preallocation (so fractional
+    GPUs can share a device), and is retried up to `max_retries` times if its worker dies.
+    """
+    import ray
+
+    root = Path(root).resolve()
+    if not ray.is_initialized():
+        ray.init(address=options.address, ignore_reinit_error=True)
+    task = ray.remote(run_job).options(
+        num_cpus=options.cpus_per_job, num_gpus=options.gpus_per_job,
+        max_retries=options.max_retries, retry_exceptions=False,
+        runtime_env={"env_vars": {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}},
+    )  # fmt: skip
+    futures = {task.remote(group, str(root), False, on_chunk): group for group in groups}
+    states: dict[str, str] = {}
+    for future, group in futures.items():
+        try:
+            states.update(ray.get(future))
+        except Exception as error:  # a job that failed after all retries; the rest go on
+            print(f"ray job of {len(group.runs)} runs failed: {type(error).__name__}: {error}")
+            for run in group.runs:
+                if not store.is_finished(root, run.run_id):  # a dead worker left "running"
+                    store.mark_failed(root, run, f"{type(error).__name__}: {error}")
+                states[run.run_id] = store.state(root, run.run_id) or "failed"
+    return states
