@@ -60,3 +60,9 @@ def apply_gradients(
 
 def count_params(params: Params) -> int:
     return int(sum(x.size for x in jax.tree.leaves(params)))
+
+
+def adamw(b1: float = 0.9, weight_decay: float = 1e-4) -> optax.GradientTransformation:
+    """AdamW with an injected learning rate (BRO uses optax.adamw defaults, weight decay 1e-4)."""
+    injected = optax.inject_hyperparams(optax.adamw)
+    return injected(learning_rate=0.0, b1=b1, weight_decay=weight_decay)

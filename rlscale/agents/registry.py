@@ -12,7 +12,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from rlscale.agents.base import Agent
+from rlscale.agents.bro import BROConfig, BROHParams, make_bro
+from rlscale.agents.crossq import CrossQConfig, CrossQHParams, make_crossq
 from rlscale.agents.sac import SACConfig, SACHParams, make_sac
+from rlscale.agents.simbav2 import SimbaV2Config, SimbaV2HParams, make_simbav2
 
 
 class AgentSpec(NamedTuple):
@@ -21,7 +24,12 @@ class AgentSpec(NamedTuple):
     make: Callable[..., Agent]
 
 
-AGENTS: dict[str, AgentSpec] = {"sac": AgentSpec(SACConfig, SACHParams, make_sac)}
+AGENTS: dict[str, AgentSpec] = {
+    "sac": AgentSpec(SACConfig, SACHParams, make_sac),  # critic_net=softmoe: SAC + SoftMoE critic
+    "crossq": AgentSpec(CrossQConfig, CrossQHParams, make_crossq),
+    "simbav2": AgentSpec(SimbaV2Config, SimbaV2HParams, make_simbav2),
+    "bro": AgentSpec(BROConfig, BROHParams, make_bro),
+}
 ENV_FIELDS = ("obs_size", "action_size")  # set from the environment, never by a user
 
 

@@ -1,23 +1,25 @@
 """Soft Actor-Critic (Haarnoja et al. 2018) with clipped double-Q, as pure functions.
 
-Defaults follow SBX SAC (science/agents.md section 2.1). The critic network and the value loss are
-components chosen by name, so the same update serves MSE, categorical and quantile critics.
+Defaults follow SBX SAC (science/agents.md section 2.1). Networks (`critic_net`, `actor_net`), the
+value loss (`value_loss` + support), the ensemble rule, SimbaV2's reward scaling, weight projection
+and update order are config, so SimbaV2, SAC+SoftMoE and BRO reuse these steps (`make_sac_steps`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from rlscale.agents.base import Agent, adam, apply_gradients, count_params
+from rlscale.agents.base import Agent, adam, adamw, apply_gradients, count_params
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, polyak, td_target
-from rlscale.losses.value import make_value_head, select_pessimistic
-from rlscale.nets.mlp import MLP, Critic, make_ensemble
+from rlscale.losses.value import make_value_head, reduce_members
+from rlscale.nets.mlp import Critic, make_body, make_ensemble
 from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
+from rlscale.nets.simbav2 import project_hyper_dense
 from rlscale.types import Params, PRNGKey, Transition
 
 
@@ -28,12 +30,28 @@ class SACConfig:
     obs_size: int
     action_size: int
     critic_width: int = 256  # hidden units per critic layer (N scales with width^2)
-    critic_depth: int = 2  # hidden layers per critic
+    critic_depth: int = 2  # hidden layers (mlp/softmoe) or residual blocks (bronet/simbav2)
     actor_width: int = 256
     actor_depth: int = 2
-    n_critics: int = 2  # ensemble size; the target takes the pessimistic member
-    critic_layer_norm: bool = False  # LayerNorm before each critic activation
+    n_critics: int = 2  # ensemble size
+    critic_layer_norm: bool = False  # LayerNorm before each critic activation (mlp only)
+    critic_net: str = "mlp"  # a name in rlscale.nets.mlp.BODIES
+    actor_net: str = "mlp"  # a name in rlscale.nets.mlp.BODIES
     value_loss: str = "mse"  # a name in rlscale.losses.value.HEADS
+    v_min: float = -10.0  # categorical support (hl_gauss/two_hot/c51); fixed under reward scaling
+    v_max: float = 10.0
+    n_bins: int = 101  # categorical bins, or quantiles for value_loss=quantile
+    target_rule: str = "min"  # ensemble rule for target and actor: min (CDQ) or mean (BRO)
+    moe_experts: int = 4  # softmoe: experts (each Dense(width)-ReLU-Dense(token))
+    moe_tokens: int = 8  # softmoe: tokens per sample (chunk tokenisation: width / tokens each)
+    moe_tokenize: str = "chunk"  # softmoe: chunk (hidden-vector chunks) or feature (one per input)
+    actor_log_std: str = "clip"  # clip to [-20, 2] (SBX) or tanh into [-10, 2] (SimbaV2, BRO)
+    reward_scaling: bool = False  # SimbaV2 return-bound reward scaling (see scale_reward)
+    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
+    actor_first: bool = False  # SimbaV2 order actor -> alpha -> critic -> target
+    adam_b1: float = 0.9  # actor and critic Adam beta1
+    weight_decay: float = 0.0  # > 0: AdamW (BRO) for actor and critic
+    temperature_b1: float = 0.9  # temperature Adam beta1 (BRO: 0.5)
     temperature_on_log_alpha: bool = True  # SBX form log(alpha)*(H-H_bar); False: alpha*(H-H_bar)
 
 
@@ -45,6 +63,8 @@ class SACHParams(NamedTuple):
     tau: float = 0.005  # Polyak rate of the target critic, every update
     target_entropy_scale: float = 1.0  # H_bar = -scale * action_size
     init_temperature: float = 1.0  # alpha at step 0
+    final_learning_rate: float = 0.0  # linear decay target (SimbaV2 5e-5); unused if no decay
+    lr_decay_updates: float = 0.0  # updates of the linear decay; 0 = constant learning rate
 
 
 class SACState(NamedTuple):
@@ -57,6 +77,7 @@ class SACState(NamedTuple):
     alpha_opt_state: object
     hparams: SACHParams
     step: jax.Array
+    reward_max: jax.Array = jnp.zeros(())  # running max |r| seen in batches (reward scaling)
 
     @property
     def params(self) -> Params:
@@ -64,26 +85,78 @@ class SACState(NamedTuple):
         return self.actor_params
 
 
-def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:
-    """Build SAC's pure functions for `config`; `hparams` are the defaults `init` falls back on."""
-    head = make_value_head(config.value_loss)
-    actor = TanhGaussianActor(MLP(config.actor_width, config.actor_depth), config.action_size)
-    critic_torso = MLP(config.critic_width, config.critic_depth, layer_norm=config.critic_layer_norm)
-    critic = make_ensemble(Critic, config.n_critics)(critic_torso, head.n_outputs)
-    optimizer = adam()
+def learning_rate(hp: SACHParams, step: jax.Array) -> jax.Array:
+    """Constant, or linear from learning_rate to final_learning_rate over lr_decay_updates
+    (SimbaV2 `optax.linear_schedule`)."""
+    fraction = jnp.clip(step / jnp.maximum(hp.lr_decay_updates, 1.0), 0.0, 1.0)
+    decayed = hp.learning_rate + fraction * (hp.final_learning_rate - hp.learning_rate)
+    return jnp.where(hp.lr_decay_updates > 0, decayed, hp.learning_rate)
+
+
+def scale_reward(reward: jax.Array, reward_max: jax.Array, gamma: jax.Array, g_max: float):
+    """SimbaV2 reward scaling, approximated from replay batches: r / (G_max / g_max) with
+    G_max = max|r| / (1 - gamma), the largest |discounted return| the rewards seen so far allow.
+
+    SimbaV2 (section 4.6) divides by max(std(G), max|G|/g_max) of the running return of the reward
+    stream; `update` only sees i.i.d. batches, so the std term is dropped and max|G| is bounded
+    from the rewards. Both keep |scaled return| <= g_max, which is what fixes the C51 support.
+    """
+    return reward / jnp.maximum(reward_max / ((1.0 - gamma) * g_max), 1e-8)
+
+
+class SACSteps(NamedTuple):
+    init: Any
+    act: Any
+    critic_step: Any
+    actor_step: Any
+    temperature_step: Any
+    finish: Any  # (state, metrics) -> state, metrics: Polyak, step count, common metrics
+    critic: Any  # the ensemble critic module
+    actor: Any
+    head: Any
+    optimizer: Any
+
+
+def make_networks(config: SACConfig) -> tuple[Any, Any, Any]:
+    """(value head, actor module, ensemble critic module) named by the config."""
+    head = make_value_head(config.value_loss, v_min=config.v_min, v_max=config.v_max,
+                           n_bins=config.n_bins)  # fmt: skip
+    moe = {"n_experts": config.moe_experts, "n_tokens": config.moe_tokens,
+           "tokenize": config.moe_tokenize, "layer_norm": config.critic_layer_norm}  # fmt: skip
+    actor_torso, actor_out = make_body(config.actor_net, config.actor_width, config.actor_depth)
+    actor = TanhGaussianActor(actor_torso, config.action_size, actor_out, config.actor_log_std)
+    critic_torso, critic_out = make_body(
+        config.critic_net, config.critic_width, config.critic_depth, **moe
+    )
+    critic = make_ensemble(Critic, config.n_critics)(critic_torso, head.n_outputs, critic_out)
+    return head, actor, critic
+
+
+def _projector(net: str):
+    """SimbaV2 projects its hyper_dense kernels after init and after every optimiser step."""
+    return project_hyper_dense if net == "simbav2" else (lambda params: params)
+
+
+def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
+    """SAC's init/act and its update steps, each `(state, batch, key) -> (state, metrics)`."""
+    head, actor, critic = make_networks(config)
+    optimizer = adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(
+        config.adam_b1)  # fmt: skip
+    alpha_optimizer = adam(config.temperature_b1)
+    project_actor, project_critic = _projector(config.actor_net), _projector(config.critic_net)
+    reduce_q = jnp.min if config.target_rule == "min" else jnp.mean
 
     def init(key: PRNGKey, hp: SACHParams | None = None) -> SACState:
         hp = jax.tree.map(jnp.asarray, hp if hp is not None else hparams)
         key_actor, key_critic = jax.random.split(key)
-        obs = jnp.zeros((1, config.obs_size))
-        action = jnp.zeros((1, config.action_size))
-        actor_params = actor.init(key_actor, obs)
-        critic_params = critic.init(key_critic, obs, action)
+        obs, action = jnp.zeros((1, config.obs_size)), jnp.zeros((1, config.action_size))
+        actor_params = project_actor(actor.init(key_actor, obs))
+        critic_params = project_critic(critic.init(key_critic, obs, action))
         log_alpha = jnp.log(hp.init_temperature)
         return SACState(
             actor_params, critic_params, critic_params, log_alpha,
-            optimizer.init(actor_params), optimizer.init(critic_params), optimizer.init(log_alpha),
-            hp, jnp.zeros((), jnp.int32),
+            optimizer.init(actor_params), optimizer.init(critic_params),
+            alpha_optimizer.init(log_alpha), hp, jnp.zeros((), jnp.int32), jnp.zeros(()),
         )  # fmt: skip
 
     def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
@@ -97,15 +170,19 @@ def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:
 
     def critic_step(state: SACState, batch: Transition, key: PRNGKey):
         hp, alpha = state.hparams, jnp.exp(state.log_alpha)
+        reward, reward_max = batch.reward, state.reward_max
+        if config.reward_scaling:
+            reward_max = jnp.maximum(reward_max, jnp.max(jnp.abs(batch.reward)))
+            reward = scale_reward(batch.reward, reward_max, hp.gamma, config.reward_g_max)
         next_action, next_log_prob = sample(state.actor_params, batch.next_obs, key)
-        next_outputs = select_pessimistic(
-            head, critic.apply(state.target_critic_params, batch.next_obs, next_action)
-        )
+        next_outputs = reduce_members(
+            head, critic.apply(state.target_critic_params, batch.next_obs, next_action),
+            config.target_rule,
+        )  # fmt: skip
         bonus = -alpha * next_log_prob
-        target = jax.lax.stop_gradient(
-            head.target(next_outputs, batch.reward, hp.gamma, batch.terminated, bonus)
-        )
-        y = td_target(batch.reward, hp.gamma, batch.terminated, head.value(next_outputs) + bonus)
+        # The TD target is formed once; the head turns it into its own target representation.
+        target = jax.lax.stop_gradient(head.target(next_outputs, reward, hp.gamma, batch.terminated, bonus))
+        y = td_target(reward, hp.gamma, batch.terminated, head.value(next_outputs) + bonus)
 
         def loss_fn(params):
             outputs = critic.apply(params, batch.obs, batch.action)  # [n_critics, B, n_outputs]
@@ -113,59 +190,70 @@ def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:
             return per_sample.mean(axis=1).sum(), head.value(outputs)
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
-        params, opt_state = apply_gradients(
-            optimizer, state.critic_opt_state, state.critic_params, grads, hp.learning_rate
-        )
+        params, opt_state = apply_gradients(optimizer, state.critic_opt_state, state.critic_params,
+                                            grads, learning_rate(hp, state.step))  # fmt: skip
         metrics = {
             "critic/loss": loss,
             "critic/td_error": jnp.mean(jnp.abs(q - jax.lax.stop_gradient(y))),
             "critic/q_mean": jnp.mean(q),
         }
-        return state._replace(critic_params=params, critic_opt_state=opt_state), metrics
+        state = state._replace(critic_params=project_critic(params), critic_opt_state=opt_state,
+                               reward_max=reward_max)  # fmt: skip
+        return state, metrics
 
     def actor_step(state: SACState, batch: Transition, key: PRNGKey):
         alpha = jnp.exp(state.log_alpha)
 
         def loss_fn(params):
             action, log_prob = sample(params, batch.obs, key)
-            q = head.value(critic.apply(state.critic_params, batch.obs, action)).min(axis=0)
+            q = reduce_q(head.value(critic.apply(state.critic_params, batch.obs, action)), axis=0)
             return sac_actor_loss(log_prob, q, alpha), -jnp.mean(log_prob)
 
         (loss, entropy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor_params)
-        params, opt_state = apply_gradients(
-            optimizer, state.actor_opt_state, state.actor_params, grads,
-            state.hparams.learning_rate,
-        )  # fmt: skip
-        state = state._replace(actor_params=params, actor_opt_state=opt_state)
+        params, opt_state = apply_gradients(optimizer, state.actor_opt_state, state.actor_params,
+                                            grads, learning_rate(state.hparams, state.step))  # fmt: skip
+        state = state._replace(actor_params=project_actor(params), actor_opt_state=opt_state)
         return state, {"actor/loss": loss, "actor/entropy": entropy}
 
-    def temperature_step(state: SACState, entropy: jax.Array):
+    def temperature_step(state: SACState, entropy: jax.Array) -> SACState:
         hp = state.hparams
         target_entropy = -hp.target_entropy_scale * config.action_size
         grad = jax.grad(temperature_loss)(
             state.log_alpha, entropy, target_entropy, config.temperature_on_log_alpha
         )
         log_alpha, opt_state = apply_gradients(
-            optimizer, state.alpha_opt_state, state.log_alpha, grad, hp.learning_rate
+            alpha_optimizer, state.alpha_opt_state, state.log_alpha, grad, learning_rate(hp, state.step)
         )
         return state._replace(log_alpha=log_alpha, alpha_opt_state=opt_state)
 
-    def update(state: SACState, batch: Transition, key: PRNGKey):
-        key_critic, key_actor = jax.random.split(key)
-        state, critic_metrics = critic_step(state, batch, key_critic)
-        state, actor_metrics = actor_step(state, batch, key_actor)
-        state = temperature_step(state, actor_metrics["actor/entropy"])
+    def finish(state: SACState, metrics: dict) -> tuple[SACState, dict]:
+        # SimbaV2 leaves the target unprojected after Polyak averaging (science/agents.md 4.4).
         target = polyak(state.target_critic_params, state.critic_params, state.hparams.tau)
         state = state._replace(target_critic_params=target, step=state.step + 1)
-        metrics = {
-            **critic_metrics,
-            **actor_metrics,
-            "actor/temperature": jnp.exp(state.log_alpha),
-            "critic/param_norm": global_norm(state.critic_params),
-        }
-        return state, metrics
+        return state, {**metrics, "actor/temperature": jnp.exp(state.log_alpha),
+                       "critic/param_norm": global_norm(state.critic_params)}  # fmt: skip
+
+    return SACSteps(init, act, critic_step, actor_step, temperature_step, finish, critic, actor,
+                    head, optimizer)  # fmt: skip
+
+
+def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:
+    """Build SAC's pure functions for `config`; `hparams` are the defaults `init` falls back on."""
+    steps = make_sac_steps(config, hparams)
+
+    def update(state: SACState, batch: Transition, key: PRNGKey):
+        key_critic, key_actor = jax.random.split(key)
+        if config.actor_first:  # SimbaV2: the critic's targets use the new actor and alpha
+            state, actor_metrics = steps.actor_step(state, batch, key_actor)
+            state = steps.temperature_step(state, actor_metrics["actor/entropy"])
+            state, critic_metrics = steps.critic_step(state, batch, key_critic)
+        else:
+            state, critic_metrics = steps.critic_step(state, batch, key_critic)
+            state, actor_metrics = steps.actor_step(state, batch, key_actor)
+            state = steps.temperature_step(state, actor_metrics["actor/entropy"])
+        return steps.finish(state, {**critic_metrics, **actor_metrics})
 
     def critic_param_count(state: SACState) -> int:
         return count_params(state.critic_params) // config.n_critics
 
-    return Agent(init, act, update, hparams, config, critic_param_count)
+    return Agent(steps.init, steps.act, update, hparams, config, critic_param_count)

@@ -7,32 +7,25 @@ code changes (issue "agents" adds HL-Gauss, two-hot, C51 and quantile heads on t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from rlscale.losses.categorical import (
+    make_c51_head,
+    make_hl_gauss_head,
+    make_quantile_head,
+    make_two_hot_head,
+)
+from rlscale.losses.head import ValueHead
 from rlscale.losses.td import td_target
 
-
-class ValueHead(NamedTuple):
-    """Pure functions of one critic's raw outputs.
-
-    n_outputs: critic output width.
-    value: outputs [..., n_outputs] -> expected Q [...].
-    target: (next_outputs [B, n_outputs], reward [B], gamma, terminated [B], entropy_bonus [B])
-        -> the regression target in the head's own representation (scalar y, or a distribution).
-    loss: (outputs [B, n_outputs], target) -> per-sample loss [B].
-    """
-
-    n_outputs: int
-    value: Callable[[jax.Array], jax.Array]
-    target: Callable[..., Any]
-    loss: Callable[[jax.Array, Any], jax.Array]
+__all__ = ["HEADS", "ValueHead", "make_value_head", "reduce_members", "select_pessimistic"]
 
 
-def make_mse_head() -> ValueHead:
-    """Scalar Q regressed with 0.5 * (Q - y)^2 (SAC; SBX `update_critic`)."""
+def make_mse_head(**_: Any) -> ValueHead:
+    """Scalar Q regressed with 0.5 * (Q - y)^2 (SAC; SBX `update_critic`). Support keys are ignored."""
 
     def value(outputs: jax.Array) -> jax.Array:
         return outputs[..., 0]
@@ -46,10 +39,8 @@ def make_mse_head() -> ValueHead:
     return ValueHead(1, value, target, loss)
 
 
-HEADS: dict[str, Callable[..., ValueHead]] = {"mse": make_mse_head}
-
-
 def make_value_head(name: str, **kwargs: Any) -> ValueHead:
+    """The head `name` in HEADS; kwargs (v_min, v_max, n_bins) set a categorical support."""
     if name not in HEADS:
         raise ValueError(f"unknown value loss {name!r}; valid: {sorted(HEADS)}")
     return HEADS[name](**kwargs)
@@ -66,3 +57,22 @@ def select_pessimistic(head: ValueHead, outputs: jax.Array) -> jax.Array:
     """
     member = jnp.argmin(head.value(outputs), axis=0)  # [B]
     return jnp.take_along_axis(outputs, member[None, :, None], axis=0)[0]
+
+
+def reduce_members(head: ValueHead, outputs: jax.Array, rule: str) -> jax.Array:
+    """Ensemble rule for the bootstrap: "min" (clipped double-Q, per-sample pessimistic member) or
+    "mean" (BRO with pessimism 0, BRC's probability average). outputs [n, B, K] -> [B, K]."""
+    if rule == "min":
+        return select_pessimistic(head, outputs)
+    if rule == "mean":
+        return head.mix(outputs)
+    raise ValueError(f"unknown ensemble rule {rule!r}; valid: ['mean', 'min']")
+
+
+HEADS: dict[str, Callable[..., ValueHead]] = {
+    "mse": make_mse_head,
+    "hl_gauss": make_hl_gauss_head,
+    "two_hot": make_two_hot_head,
+    "c51": make_c51_head,
+    "quantile": make_quantile_head,
+}

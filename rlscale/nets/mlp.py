@@ -1,8 +1,10 @@
-"""Plain MLP torso and the ensemble wrapper that runs n critics as one batched matmul (sbx/rejax)."""
+"""Plain MLP torso, the critic wrapper and the ensemble that runs n critics as one batched matmul
+(sbx/rejax). Torsos are chosen by name with `make_body` (critic_net / actor_net config fields)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -28,29 +30,64 @@ class MLP(nn.Module):
 
 
 class Critic(nn.Module):
-    """Q(s, a) -> `n_outputs` numbers (1 for a scalar value, n bins for a categorical head)."""
+    """Q(s, a) -> `n_outputs` numbers (1 for a scalar value, n bins for a categorical head).
+
+    `output` builds the last layer from its width (nn.Dense; SimbaV2 uses its own projected head).
+    """
 
     torso: nn.Module
     n_outputs: int
+    output: Callable[[int], nn.Module] = nn.Dense
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = self.torso(jnp.concatenate([obs, action], axis=-1))
-        return nn.Dense(self.n_outputs)(x)
+        return self.output(self.n_outputs)(x)
 
 
-def make_ensemble(module: type[nn.Module], n: int) -> type[nn.Module]:
-    """Stack `n` independent copies of `module`: params gain a leading axis of size n, and one
-    call evaluates all copies with batched matmuls instead of a Python loop over networks.
+def make_ensemble(
+    module: type[nn.Module], n: int, collections: tuple[str, ...] = ()
+) -> type[nn.Module]:
+    """Stack `n` independent copies of `module`: params (and any extra variable `collections`,
+    e.g. CrossQ's "batch_stats") gain a leading axis of size n, and one call evaluates all copies
+    with batched matmuls instead of a Python loop over networks.
 
     Returns:
         A module class whose outputs have a leading ensemble axis of size n.
     """
     return nn.vmap(
         module,
-        variable_axes={"params": 0},
+        variable_axes={"params": 0, **dict.fromkeys(collections, 0)},
         split_rngs={"params": True},
         in_axes=None,
         out_axes=0,
         axis_size=n,
     )
+
+
+def make_body(name: str, width: int, depth: int, **options: Any) -> tuple[nn.Module, Callable]:
+    """A torso by name and the factory of the output layer that goes with it.
+
+    Names: "mlp" (options: layer_norm), "bronet" (BRO), "simbav2" (SimbaV2 hyperspherical),
+    "softmoe" (options: n_experts, n_tokens, tokenize; SoftMoE replaces the penultimate layer).
+    CrossQ's BatchRenorm MLP needs a train flag and lives in rlscale.nets.batchrenorm.
+
+    Returns:
+        (torso module, output factory n_outputs -> module).
+    """
+    from rlscale.nets import bronet, simbav2, softmoe  # avoid import cycles: they import MLP
+
+    if name == "mlp":
+        return MLP(width, depth, layer_norm=options.get("layer_norm", False)), nn.Dense
+    if name == "bronet":
+        return bronet.BroNet(width, depth), bronet.output_layer
+    if name == "simbav2":
+        return simbav2.SimbaV2Torso(width, depth), simbav2.SimbaV2Head
+    if name == "softmoe":
+        keys = ("n_experts", "n_tokens", "tokenize")
+        torso = softmoe.SoftMoETorso(width, depth, **{k: options[k] for k in keys if k in options})
+        return torso, nn.Dense
+    raise ValueError(f"unknown network {name!r}; valid: {sorted(BODIES)}")
+
+
+BODIES = ("bronet", "mlp", "simbav2", "softmoe")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -11,15 +13,22 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
 class TanhGaussianActor(nn.Module):
+    """torso -> (mean, log sigma) heads. `output` builds each head from its width; `log_std` is
+    "clip" (SBX: clip to [-20, 2]) or "tanh" (SimbaV2/BRO: -10 + 12 * 0.5 (1 + tanh(raw)))."""
+
     torso: nn.Module
     action_size: int
+    output: Callable[[int], nn.Module] = nn.Dense
+    log_std: str = "clip"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = self.torso(obs)
-        mean = nn.Dense(self.action_size)(x)
-        log_std = jnp.clip(nn.Dense(self.action_size)(x), LOG_STD_MIN, LOG_STD_MAX)
-        return mean, log_std
+        mean = self.output(self.action_size)(x)
+        raw = self.output(self.action_size)(x)
+        if self.log_std == "tanh":
+            return mean, -10.0 + 12.0 * 0.5 * (1.0 + jnp.tanh(raw))
+        return mean, jnp.clip(raw, LOG_STD_MIN, LOG_STD_MAX)
 
 
 def sample_tanh_gaussian(

@@ -1,0 +1,171 @@
+"""BRO, Bigger Regularized Optimistic (Nauman et al. 2024, NeurIPS, Sec. 3): SAC with BroNet actor
+and critic, a non-pessimistic quantile critic, AdamW, full resets and a dual-tuned optimistic
+exploration actor. Defaults: `naumix/BiggerRegularizedOptimistic` `configs/bro_default.py`,
+`jaxrl/bro/*` (science/agents.md section 7). The SAC steps are reused (`make_sac_steps`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from rlscale.agents.base import Agent, adam, apply_gradients, count_params
+from rlscale.agents.sac import SACConfig, SACHParams, SACState, make_sac_steps
+from rlscale.nets.bronet import BroNet
+from rlscale.nets.policy import sample_tanh_gaussian
+from rlscale.types import Params, PRNGKey, Transition
+
+# BRO resets at env steps 15001, 50001, 250001, ... (UTD 10, random phase 2500): as update counts.
+BRO_RESETS = tuple((s - 2500) * 10 for s in (15001, 50001, 250001, 500001, 750001, 1000001))
+
+
+@dataclasses.dataclass(frozen=True)
+class BROConfig(SACConfig):
+    """SACConfig with BRO's defaults plus the optimism and reset settings."""
+
+    critic_width: int = 512  # BroNet width (BRC scales this to 4096)
+    critic_depth: int = 2  # BroNet residual blocks
+    actor_width: int = 256
+    actor_depth: int = 1
+    critic_net: str = "bronet"
+    actor_net: str = "bronet"
+    value_loss: str = "quantile"
+    n_bins: int = 100  # quantiles
+    target_rule: str = "mean"  # pessimism 0: average of the two critics
+    actor_log_std: str = "tanh"
+    weight_decay: float = 1e-4  # optax.adamw default
+    temperature_b1: float = 0.5
+    temperature_on_log_alpha: bool = False  # alpha * (H - H_bar)
+    reset_updates: tuple[int, ...] = BRO_RESETS  # full resets after these update counts
+    kl_target: float = 0.05  # per action dim KL(optimistic || conservative) target
+    std_multiplier: float = 0.75  # optimistic sigma = 0.75 conservative sigma
+
+
+class BROHParams(NamedTuple):
+    learning_rate: float = 3e-4  # actor, critic (AdamW), temperature (Adam b1 0.5)
+    gamma: float = 0.99
+    tau: float = 0.005
+    target_entropy_scale: float = 0.5  # H_bar = -dim(A)/2
+    init_temperature: float = 1.0
+    final_learning_rate: float = 0.0  # unused (constant learning rate)
+    lr_decay_updates: float = 0.0
+    init_optimism: float = 1.0  # beta_opt at init
+    init_kl_weight: float = 0.25  # tau_KL at init
+    dual_learning_rate: float = 3e-5  # Adam b1 0.5 for beta_opt and tau_KL
+
+
+class BROState(NamedTuple):
+    sac: SACState
+    optimistic_params: Params
+    optimistic_opt_state: object
+    duals: jax.Array  # raw [beta_opt, tau_KL], mapped by _dual_value
+    duals_opt_state: object
+    step: jax.Array
+
+    @property
+    def params(self) -> Params:
+        """Conservative actor (evaluation) and optimistic shift network (data collection)."""
+        return {"actor": self.sac.actor_params, "optimistic": self.optimistic_params}
+
+
+class OptimisticShift(nn.Module):
+    """BroNet(256, 1) on [s, mu_c(s)] -> Dense(|A|, orthogonal(0.01), no bias): mu_o = mu_c + shift."""
+
+    width: int
+    action_size: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, mean: jax.Array) -> jax.Array:
+        x = BroNet(self.width, 1)(jnp.concatenate([obs, mean], axis=-1))
+        init = nn.initializers.orthogonal(0.01)
+        return nn.Dense(self.action_size, use_bias=False, kernel_init=init)(x)
+
+
+def _dual_value(raw: jax.Array) -> jax.Array:
+    """exp(-10 + 17.5 * 0.5 (1 + tanh(raw))) in [e^-10, e^7.5] (BRO `temperature.py`)."""
+    return jnp.exp(-10.0 + 17.5 * 0.5 * (1.0 + jnp.tanh(raw)))
+
+
+def _dual_raw(value: jax.Array) -> jax.Array:
+    return jnp.arctanh(2.0 * (jnp.log(value) + 10.0) / 17.5 - 1.0)
+
+
+def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
+    """Build BRO: SAC steps (critic -> actor -> alpha -> Polyak) plus the optimistic actor, its
+    duals and resets."""
+    sac_hparams = SACHParams(*hparams[: len(SACHParams._fields)])
+    steps = make_sac_steps(config, sac_hparams)
+    shift_net = OptimisticShift(config.actor_width, config.action_size)
+    optimizer, dual_optimizer = adam(config.adam_b1), adam(0.5)
+
+    def init(key: PRNGKey, hp: BROHParams | None = None) -> BROState:
+        hp = jax.tree.map(jnp.asarray, hp if hp is not None else hparams)
+        key_sac, key_shift = jax.random.split(key)
+        sac = steps.init(key_sac, hp)
+        obs, mean = jnp.zeros((1, config.obs_size)), jnp.zeros((1, config.action_size))
+        shift_params = shift_net.init(key_shift, obs, mean)
+        duals = _dual_raw(jnp.stack([hp.init_optimism, hp.init_kl_weight]))
+        return BROState(sac, shift_params, optimizer.init(shift_params), duals,
+                        dual_optimizer.init(duals), sac.step)  # fmt: skip
+
+    def optimistic_policy(params: Params, obs: jax.Array) -> tuple[jax.Array, ...]:
+        mean_c, log_std_c = jax.lax.stop_gradient(steps.actor.apply(params["actor"], obs))
+        shift = shift_net.apply(params["optimistic"], obs, mean_c)
+        return mean_c + shift, log_std_c + jnp.log(config.std_multiplier), shift, log_std_c
+
+    def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
+        if deterministic:  # evaluation: the conservative actor at temperature 0
+            return steps.act(params["actor"], obs, key, True)
+        mean, log_std, _, _ = optimistic_policy(params, obs)  # data collection: optimistic
+        return sample_tanh_gaussian(mean, log_std, key)[0]
+
+    def optimistic_step(state: BROState, batch: Transition, key: PRNGKey):
+        """-mean(Q_ub) + tau_KL mean(KL), Q_ub = mean_i Q_i + beta_opt |Q_1 - Q_2| / 2; then the
+        duals: L(beta) = beta (KL/|A| - target), L(tau) = -tau (KL/|A| - target)."""
+        beta, kl_weight = _dual_value(state.duals)
+
+        def loss_fn(shift_params):
+            params = {"actor": state.sac.actor_params, "optimistic": shift_params}
+            mean, log_std, shift, log_std_c = optimistic_policy(params, batch.obs)
+            action, _ = sample_tanh_gaussian(mean, log_std, key)
+            q = steps.head.value(steps.critic.apply(state.sac.critic_params, batch.obs, action))
+            upper = q.mean(0) + beta * jnp.abs(q[0] - q[-1]) / 2
+            kl = jnp.sum(shift**2 / (2 * jnp.exp(2 * log_std_c)), axis=-1)
+            return -jnp.mean(upper) + kl_weight * jnp.mean(kl), jnp.mean(kl)
+
+        (loss, kl), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.optimistic_params)
+        lr = state.sac.hparams.learning_rate
+        params, opt_state = apply_gradients(optimizer, state.optimistic_opt_state,
+                                            state.optimistic_params, grads, lr)  # fmt: skip
+        gap = jax.lax.stop_gradient(kl / config.action_size - config.kl_target)
+        dual_grad = jax.grad(lambda raw: jnp.sum(_dual_value(raw) * jnp.stack([gap, -gap])))(state.duals)
+        duals, duals_state = apply_gradients(dual_optimizer, state.duals_opt_state, state.duals,
+                                             dual_grad, state.sac.hparams.dual_learning_rate)  # fmt: skip
+        state = state._replace(optimistic_params=params, optimistic_opt_state=opt_state,
+                               duals=duals, duals_opt_state=duals_state)  # fmt: skip
+        beta, kl_weight = _dual_value(duals)
+        return state, {"optimism/loss": loss, "optimism/kl": kl, "optimism/beta": beta,
+                       "optimism/kl_weight": kl_weight}  # fmt: skip
+
+    def update(state: BROState, batch: Transition, key: PRNGKey):
+        key_critic, key_actor, key_optimism, key_reset = jax.random.split(key, 4)
+        sac, critic_metrics = steps.critic_step(state.sac, batch, key_critic)
+        sac, actor_metrics = steps.actor_step(sac, batch, key_actor)
+        state, optimism_metrics = optimistic_step(state._replace(sac=sac), batch, key_optimism)
+        sac = steps.temperature_step(state.sac, actor_metrics["actor/entropy"])
+        sac, metrics = steps.finish(sac, {**critic_metrics, **actor_metrics, **optimism_metrics})
+        state = state._replace(sac=sac, step=sac.step)
+        # Full reset of every network, optimiser and dual (buffer kept), BRO `bro_learner.py`.
+        due = jnp.isin(state.step, jnp.asarray(config.reset_updates, jnp.int32))
+        fresh = lambda s: init(key_reset, s.sac.hparams)._replace(step=s.step)  # noqa: E731
+        state = jax.lax.cond(due, fresh, lambda s: s, state)
+        return state, {**metrics, "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates))}
+
+    def critic_param_count(state: BROState) -> int:
+        return count_params(state.sac.critic_params) // config.n_critics
+
+    return Agent(init, act, update, hparams, config, critic_param_count)

@@ -1,0 +1,55 @@
+"""SimbaV2 (Lee et al. 2025, "Hyperspherical Normalization for Scalable Deep RL"): SAC with
+hyperspherical actor and critic (rlscale.nets.simbav2), a C51 critic on a fixed [-5, 5] support,
+return-bound reward scaling, weight projection after every step and a linear learning-rate decay.
+
+Defaults: `dojeon-ai/SimbaV2` `configs/agent/simbaV2.yaml` (science/agents.md section 4.8). The
+update is SAC's (`make_sac`) with `actor_first=True`; only the defaults differ. Not reproduced:
+observation RSNorm (needs a running observation statistic the loop does not expose).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+from rlscale.agents.base import Agent
+from rlscale.agents.sac import SACConfig, SACHParams, make_sac
+
+
+@dataclasses.dataclass(frozen=True)
+class SimbaV2Config(SACConfig):
+    """SACConfig with SimbaV2's defaults."""
+
+    critic_width: int = 512  # critic hidden width d_h (block MLP inner width 4 d_h)
+    critic_depth: int = 2  # critic LERP blocks
+    actor_width: int = 128
+    actor_depth: int = 1  # actor LERP blocks
+    critic_net: str = "simbav2"
+    actor_net: str = "simbav2"
+    value_loss: str = "c51"
+    v_min: float = -5.0  # = -normalized_g_max
+    v_max: float = 5.0
+    n_bins: int = 101
+    target_rule: str = "min"  # CDQ (SimbaV2 turns it on for episodic MuJoCo/HBench, off for DMC)
+    actor_log_std: str = "tanh"
+    reward_scaling: bool = True
+    reward_g_max: float = 5.0
+    actor_first: bool = True
+    temperature_on_log_alpha: bool = False  # alpha * (H - H_bar)
+
+
+class SimbaV2HParams(NamedTuple):
+    """SACHParams fields with SimbaV2's defaults (same names, so the SAC update reads them)."""
+
+    learning_rate: float = 1e-4  # initial lr, Adam (actor, critic, temperature)
+    gamma: float = 0.99  # DMC heuristic value (MuJoCo 0.995)
+    tau: float = 0.005
+    target_entropy_scale: float = 0.5  # H_bar = -0.5 dim(A)
+    init_temperature: float = 0.01
+    final_learning_rate: float = 5e-5  # linear decay end
+    lr_decay_updates: float = 1_000_000.0  # set to the run's total updates (official: exactly that)
+
+
+def make_simbav2(config: SimbaV2Config, hparams: SimbaV2HParams = SimbaV2HParams()) -> Agent:
+    """SimbaV2 = SAC's update with the SimbaV2 networks, loss and order named in `config`."""
+    return make_sac(config, SACHParams(**hparams._asdict()))._replace(hparams=hparams)
