@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/rlscale: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dmc,ray]'
+	$(BIN)/pip install -q -e '.[test,dmc,playground,ray]'
 	touch $@
 
 setup: $(BIN)/rlscale

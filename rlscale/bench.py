@@ -48,6 +48,8 @@ def measure(config: dict[str, Any], seeds: int) -> dict[str, float]:
         "achieved_gflops": result.flops_per_update * updates_per_second / 1e9,
         "peak_matmul_gflops": peak / 1e9,
         "mfu": result.flops_per_update * updates_per_second / peak,
+        # Host envs: where the wall time goes (env stepping, acting, updates, evaluation).
+        **{f"{k}_fraction": v / result.train_seconds for k, v in (result.timings or {}).items()},
     }
 
 

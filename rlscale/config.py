@@ -38,7 +38,9 @@ class LoopKeys(BaseModel):
     eval_every: int = Field(2000, gt=0)  # env steps between eval points
     eval_episodes: int = Field(5, gt=0)
     buffer_size: int = Field(0, ge=0)  # replay capacity; 0 = steps
-    max_episode_steps: int = Field(0, ge=0)  # 0 = the env's own time limit
+    max_episode_steps: int = Field(0, ge=0)  # 0 = the env's own time limit (in agent steps)
+    action_repeat: int = Field(0, ge=0)  # 0 = the env family's default (2 dmc/playground, else 1)
+    env_workers: int = Field(0, ge=0)  # host envs: worker processes stepping copies; 0 = in-process
     seed: int = Field(0, ge=0)
 
 

@@ -49,7 +49,7 @@ def test_train_writes_tidy_metrics_and_resolved_config(trained):
     (["--env", "jax:pendulm"], "did you mean jax:pendulum"),
     (["--env", "mujoco:ant"], "unknown env family"),
     (["--critic-widht", "64"], "unknown key 'critic_widht' (did you mean critic_width"),
-    (["--agent", "sacc"], "unknown agent 'sacc'; valid: ['sac'"),
+    (["--agent", "sacc"], "unknown agent 'sacc'; valid: ["),
     (["--utd", "0"], "utd=0: Input should be greater than 0"),
     (["--batch-size", "-3"], "batch_size=-3"),
     (["--critic-width", "0"], "critic_width must be positive"),
