@@ -1,7 +1,9 @@
-"""FLOPs of one gradient update, read from XLA's cost analysis of the compiled program.
+"""FLOPs of one gradient update, read from XLA's cost analysis of the update's own program.
 
-The update is compiled on its own, un-scanned and un-vmapped: XLA counts a scan body once, so a
-count read from the scanned training program would be off by the trip count.
+The update is lowered on its own, un-scanned and un-vmapped: XLA counts a scan body once, so a
+count read from the scanned training program would be off by the trip count. The analysis runs
+on the lowered HLO, which needs no second compile (about 4 s on a CPU per group) and agrees with
+the optimised program's count within 0.1% (SAC, width 256, batch 256: 553.4M vs 553.8M).
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ def update_flops(agent: Agent, agent_state, obs_size: int, action_size: int, bat
         jnp.zeros(batch_size), jnp.zeros((batch_size, obs_size)), jnp.zeros(batch_size),
     )  # fmt: skip
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), agent_state)
-    compiled = jax.jit(agent.update).lower(abstract, batch, jax.random.key(0)).compile()
-    cost = compiled.cost_analysis()
+    cost = jax.jit(agent.update).lower(abstract, batch, jax.random.key(0)).cost_analysis()
     if isinstance(cost, list):  # older jax returned one dict per device
         cost = cost[0] if cost else {}
     return float((cost or {}).get("flops", 0.0))
