@@ -1,0 +1,158 @@
+"""Analysis recipe: thresholds, return normalisation and fit options, validated from YAML.
+
+The defaults of `Recipe` are `analysis/default.yaml` (a test keeps them equal), so the package also
+works where the YAML presets are not installed. Unknown keys are errors naming the file, the key and
+the valid keys.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "analysis" / "default.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """Performance thresholds J on the 0–1000 scale; set exactly one of the three fields."""
+
+    values: list[float] | None = None
+    linspace: tuple[float, float, int] | None = None  # P2: np.linspace(low, high, count)
+    gap_logspace: tuple[float, float, int] | None = None  # P1: 1000 - logspace(1000-low, 1000-high)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Thresholds:
+        given = [v for v in (self.values, self.linspace, self.gap_logspace) if v is not None]
+        if len(given) != 1:
+            raise ValueError("set exactly one of values, linspace, gap_logspace")
+        return self
+
+    def resolve(self) -> np.ndarray:
+        """The thresholds as an increasing float array."""
+        if self.values is not None:
+            return np.sort(np.asarray(self.values, float))
+        if self.linspace is not None:
+            low, high, count = self.linspace
+            return np.linspace(low, high, count)
+        low, high, count = self.gap_logspace
+        return 1000.0 - np.logspace(np.log10(1000.0 - low), np.log10(1000.0 - high), count)
+
+
+class Bounds(_Strict):
+    min: float  # raw return mapped to 0
+    max: float  # raw return mapped to 1000
+
+
+class Bootstrap(_Strict):
+    samples: int = 100
+    seed: int = 42
+    ci: float = 0.95
+
+
+class Hyperparameters(_Strict):
+    slope: Literal["shared", "separate"] = "shared"
+    threshold_index: int = -1
+    batch_multiple: int = 16
+    predict_utds: list[float] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+class Compute(_Strict):
+    source: Literal["auto", "flops", "formula"] = "auto"
+    flops_per_param_sample: float = 10.0
+    critic_params: float | None = None
+    batch_size: Literal["fitted"] | float = "fitted"
+
+
+class Budget(_Strict):
+    delta: float = 4e9
+    holdout_top_k: int = 2
+    grid_points: int = 100
+
+
+class P2(_Strict):
+    enabled: Literal["auto"] | bool = "auto"
+    loss: Literal["log", "linear"] = "log"
+    compute_batch_size: Literal["fitted"] | float = 256.0
+    holdout_top_k: int = 5
+
+
+class Report(_Strict):
+    format: Literal["html", "markdown"] = "html"
+    max_curves: int = 24
+    iqm_bootstrap_samples: int = 2000
+
+
+class Recipe(_Strict):
+    """Everything `rlscale analyze` needs besides the runs themselves."""
+
+    metric: str = "eval/return"
+    agent: str = "sac"
+    normalize: dict[str, Bounds] = {"jax:pendulum": Bounds(min=-1500.0, max=0.0)}
+    thresholds: Thresholds = Thresholds(gap_logspace=(300.0, 800.0, 10))
+    env_thresholds: dict[str, Thresholds] = {}
+    critic_params_by_width: dict[float, float] = {}
+    reset_every_updates: float | None = None
+    bootstrap: Bootstrap = Bootstrap()
+    hyperparameters: Hyperparameters = Hyperparameters()
+    compute: Compute = Compute()
+    budget: Budget = Budget()
+    p2: P2 = P2()
+    report: Report = Report()
+
+    def thresholds_for(self, env: str) -> np.ndarray:
+        """Thresholds J of one env (its override, else the shared list)."""
+        return self.env_thresholds.get(env, self.thresholds).resolve()
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {env: (b.min, b.max) for env, b in self.normalize.items()}
+
+
+def load_recipe(path: str | Path | None = None) -> Recipe:
+    """Read and validate a recipe YAML (None: `analysis/default.yaml`, else the built-in defaults).
+
+    Raises:
+        ValueError: with "file: key: problem; valid keys: [...]" for every invalid entry.
+    """
+    if path is None:
+        if not DEFAULT_RECIPE.exists():
+            return Recipe()
+        path = DEFAULT_RECIPE
+    path = Path(path)
+    content = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(content, dict):
+        raise ValueError(f"{path}: a recipe is a mapping of keys, got {type(content).__name__}")
+    try:
+        return Recipe.model_validate(content)
+    except ValidationError as error:
+        raise ValueError("\n".join(_explain(path, e) for e in error.errors())) from None
+
+
+def _explain(path: Path, error: dict) -> str:
+    location = [str(part) for part in error["loc"]]
+    key = ".".join(location) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        model = _model_at(location[:-1])
+        parent = ".".join(location[:-1]) or "the top level"
+        return f"{path}: unknown key {key!r}; valid keys at {parent}: {sorted(model.model_fields)}"
+    return f"{path}: {key}: {error['msg']}"
+
+
+def _model_at(location: list[str]) -> type[BaseModel]:
+    """The pydantic model describing the mapping at `location` (for listing its valid keys)."""
+    current: object = Recipe
+    for part in location:
+        is_model = isinstance(current, type) and issubclass(current, BaseModel)
+        if is_model and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else Recipe
