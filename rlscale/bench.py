@@ -73,7 +73,9 @@ def _peer(name: str, config: dict[str, Any]) -> dict[str, float] | None:
     steps = config["steps"]
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
-    return {"env_steps_per_s": steps / (time.perf_counter() - start)}
+    env_steps_per_second = steps / (time.perf_counter() - start)
+    return {"env_steps_per_s": env_steps_per_second,
+            "updates_per_s": env_steps_per_second * max(1, round(config["utd"]))}
 
 
 def bench(config: dict[str, Any], seeds: int = 1, peers: bool = False) -> dict[str, Any]:
@@ -89,8 +91,10 @@ def bench(config: dict[str, Any], seeds: int = 1, peers: bool = False) -> dict[s
         for name in ("sbx", "sb3"):
             peer = _peer(name, config)
             if peer:
-                ratio = ours["env_steps_per_s"] / peer["env_steps_per_s"]
-                print(f"  {name:>7} env_steps_per_s: {peer['env_steps_per_s']:,.3g}  "
+                # Updates/s, not env steps/s: the peer is timed after its warm-up, while
+                # rlscale's env steps include the random warm-up steps that do no updates.
+                ratio = ours["updates_per_s"] / peer["updates_per_s"]
+                print(f"  {name:>7} updates_per_s: {peer['updates_per_s']:,.3g}  "
                       f"(rlscale is {ratio:.2f}x)")  # fmt: skip
                 report[name] = {**peer, "rlscale_ratio": ratio}
     return report
