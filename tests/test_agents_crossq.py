@@ -70,4 +70,7 @@ def test_learns_pendulum():
     assert final > THRESHOLD, final
 
 
-THRESHOLD = -600.0  # not yet measured for this agent (see report)
+# Measured once (seed 0, this config), eval/return by env steps:
+#   -961 at 2000, -123 at 4000, -169 at 6000, -123 at 8000.
+# Threshold about halfway between random (-1200 to -1500) and the measured final return.
+THRESHOLD = -650.0

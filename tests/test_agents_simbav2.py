@@ -71,7 +71,10 @@ def test_learns_pendulum():
     assert final > THRESHOLD, final
 
 
-THRESHOLD = -600.0  # not yet measured for this agent (see report)
+# Measured once (seed 0, this config), eval/return by env steps:
+#   -573 at 4000, -199 at 8000.
+# Threshold about halfway between random (-1200 to -1500) and the measured final return.
+THRESHOLD = -700.0
 
 
 def test_hyper_dense_columns_unit_norm_after_updates(run):
@@ -83,3 +86,41 @@ def test_hyper_dense_columns_unit_norm_after_updates(run):
             assert kernels
             for kernel in kernels:
                 np.testing.assert_allclose(jnp.linalg.norm(kernel, axis=-2), 1.0, atol=1e-5)
+
+
+_JIT_INIT = """
+import jax
+from rlscale.agents.registry import make
+for agent, width in (("simbav2", 64), ("simbav2", 32), ("bro", 128)):
+    a = make(agent, obs_size=3, action_size=1, critic_width=width, actor_width=width)
+    jax.block_until_ready(jax.jit(a.init)(jax.random.key(0)))
+print("ok")
+"""
+
+
+def test_jitted_init_does_not_hang():
+    """Regression: with jnp.linalg.qr (LAPACK geqrf/orgqr custom calls) in the orthogonal init,
+    the jitted ensemble-critic init deadlocked on CPU (jaxlib 0.10.2 thunk executor) at these
+    widths. Run in a subprocess so a regression fails on the timeout instead of hanging."""
+    import subprocess
+    import sys
+
+    try:
+        result = subprocess.run([sys.executable, "-c", _JIT_INIT], capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("jit(init) hung (orthogonal init deadlock regression)")
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+def test_lapack_free_orthogonal_matches_flax():
+    import flax.linen as nn
+
+    from rlscale.nets.orthogonal import orthogonal
+
+    key = jax.random.PRNGKey(3)
+    cases = (((64, 256), 0), ((256, 64), 0), ((5, 32), 0), ((32, 32), -1), ((3, 4, 5), -1))
+    for shape, axis in cases:
+        want = nn.initializers.orthogonal(1.5, column_axis=axis)(key, shape)
+        got = jax.jit(orthogonal(1.5, column_axis=axis), static_argnums=1)(key, shape)
+        np.testing.assert_allclose(got, want, atol=5e-5)

@@ -70,4 +70,7 @@ def test_learns_pendulum():
     assert final > THRESHOLD, final
 
 
-THRESHOLD = -600.0  # not yet measured for this agent (see report)
+# Measured once (seed 0, this config), eval/return by env steps:
+#   -201 at 4000, -257 at 8000.
+# Threshold about halfway between random (-1200 to -1500) and the measured final return.
+THRESHOLD = -700.0

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from rlscale.agents.base import Agent, adam, apply_gradients, count_params
 from rlscale.agents.sac import SACConfig, SACHParams, SACState, make_sac_steps
 from rlscale.nets.bronet import BroNet
+from rlscale.nets.orthogonal import orthogonal
 from rlscale.nets.policy import sample_tanh_gaussian
 from rlscale.types import Params, PRNGKey, Transition
 
@@ -81,7 +82,7 @@ class OptimisticShift(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, mean: jax.Array) -> jax.Array:
         x = BroNet(self.width, 1)(jnp.concatenate([obs, mean], axis=-1))
-        init = nn.initializers.orthogonal(0.01)
+        init = orthogonal(0.01)  # LAPACK-free: see rlscale.nets.orthogonal
         return nn.Dense(self.action_size, use_bias=False, kernel_init=init)(x)
 
 
@@ -161,7 +162,11 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         state = state._replace(sac=sac, step=sac.step)
         # Full reset of every network, optimiser and dual (buffer kept), BRO `bro_learner.py`.
         due = jnp.isin(state.step, jnp.asarray(config.reset_updates, jnp.int32))
-        fresh = lambda s: init(key_reset, s.sac.hparams)._replace(step=s.step)  # noqa: E731
+
+        def fresh(s: BROState) -> BROState:  # keep both update counters: the reset schedule
+            new = init(key_reset, s.sac.hparams)  # reads them, so zeroing re-arms the same reset
+            return new._replace(sac=new.sac._replace(step=s.sac.step), step=s.step)
+
         state = jax.lax.cond(due, fresh, lambda s: s, state)
         return state, {**metrics, "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates))}
 

@@ -6,8 +6,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from rlscale.nets.orthogonal import orthogonal
+
 # BRO initialises every Dense, the output layer included, orthogonally with gain sqrt(2).
-_INIT = nn.initializers.orthogonal(jnp.sqrt(2.0))
+_INIT = orthogonal(jnp.sqrt(2.0))  # LAPACK-free: see rlscale.nets.orthogonal
 
 
 class BroNet(nn.Module):

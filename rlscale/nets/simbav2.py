@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from rlscale.nets.orthogonal import orthogonal
+
 C_SHIFT = 3.0  # constant feature appended to the input before l2norm (keeps the input's norm)
 EXPANSION = 4  # inner width of a block MLP, times the hidden width
 
@@ -27,7 +29,7 @@ class HyperDense(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        init = nn.initializers.orthogonal(1.0, column_axis=0)
+        init = orthogonal(1.0, column_axis=0)  # LAPACK-free: see rlscale.nets.orthogonal
         return nn.Dense(self.features, use_bias=False, kernel_init=init, name="hyper_dense")(x)
 
 
