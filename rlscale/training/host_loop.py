@@ -27,7 +27,7 @@ from rlscale.agents.base import Agent
 from rlscale.envs.host import HostEnv, copy_seeds, make_vector
 from rlscale.sweeps.plan import Group
 from rlscale.training.flops import update_flops
-from rlscale.training.loop import LoopConfig, updates_after
+from rlscale.training.loop import LoopConfig, guarded_update, updates_after
 from rlscale.training.runner import GroupResult, _rows, initial_inputs
 from rlscale.types import Transition
 
@@ -87,21 +87,18 @@ def make_act(agent: Agent):
 def make_learn(agent: Agent, config: LoopConfig):
     """(state, transitions [k, ...], n_updates) -> state: store, then n guarded updates."""
 
-    def guarded_update(_, state: HostState) -> HostState:
+    def update_once(_, state: HostState) -> HostState:
         key, key_sample, key_update = jax.random.split(state.key, 3)
         batch = replay.sample(state.buffer, key_sample, config.batch_size)
-        new_agent, metrics = agent.update(state.agent_state, batch, key_update)
-        leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves((new_agent, metrics))
-                  if jnp.issubdtype(x.dtype, jnp.inexact)]  # fmt: skip
-        accept = jnp.all(jnp.stack(leaves)) & ~state.diverged
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(accept, n, o), new, old)  # noqa: E731
-        return state._replace(agent_state=keep(new_agent, state.agent_state), key=key,
-                              last_metrics=keep(metrics, state.last_metrics),
-                              diverged=state.diverged | ~accept)  # fmt: skip
+        agent_state, metrics, diverged = guarded_update(
+            agent, state.agent_state, state.last_metrics, state.diverged, batch, key_update
+        )
+        return state._replace(agent_state=agent_state, key=key, last_metrics=metrics,
+                              diverged=diverged)  # fmt: skip
 
     def learn(state: HostState, transitions: Transition, n_updates: jax.Array) -> HostState:
         state = state._replace(buffer=replay.add(state.buffer, transitions))
-        return jax.lax.fori_loop(0, n_updates, guarded_update, state)
+        return jax.lax.fori_loop(0, n_updates, update_once, state)
 
     return learn
 

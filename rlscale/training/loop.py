@@ -82,6 +82,20 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves))
 
 
+def guarded_update(agent: Agent, agent_state: Any, last_metrics: Metrics, diverged: jax.Array,
+                   batch: Transition, key: jax.Array) -> tuple[Any, Metrics, jax.Array]:  # fmt: skip
+    """One update, frozen instead of applied if it makes anything non-finite (or the run already
+    diverged). A per-run select, so vmapped siblings are untouched. Shared by both drivers.
+
+    Returns:
+        (agent_state, last_metrics, diverged) after the update.
+    """
+    new_agent, metrics = agent.update(agent_state, batch, key)
+    accept = _all_finite((new_agent, metrics)) & ~diverged
+    keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(accept, n, o), new, old)  # noqa: E731
+    return keep(new_agent, agent_state), keep(metrics, last_metrics), diverged | ~accept
+
+
 def make_init(agent: Agent, env: JaxEnv, config: LoopConfig):
     """(key, hparams) -> RunnerState for one run."""
 
@@ -109,27 +123,23 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
     base, remainder = int(per_iteration), per_iteration - int(per_iteration)
     step_n = jax.vmap(step_episode, (None, 0, 0, 0))
 
-    def guarded_update(state: RunnerState, key: jax.Array) -> tuple[RunnerState, None]:
+    def sampled_update(state: RunnerState, key: jax.Array) -> tuple[RunnerState, None]:
         key_sample, key_update = jax.random.split(key)
         batch = replay.sample(state.buffer, key_sample, config.batch_size)
-        new_agent, metrics = agent.update(state.agent_state, batch, key_update)
-        accept = _all_finite((new_agent, metrics)) & ~state.diverged
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(accept, n, o), new, old)  # noqa: E731
-        return state._replace(
-            agent_state=keep(new_agent, state.agent_state),
-            last_metrics=keep(metrics, state.last_metrics),
-            diverged=state.diverged | ~accept,
-        ), None
+        agent_state, metrics, diverged = guarded_update(
+            agent, state.agent_state, state.last_metrics, state.diverged, batch, key_update
+        )
+        return state._replace(agent_state=agent_state, last_metrics=metrics, diverged=diverged), None
 
     def updates(state: RunnerState, key: jax.Array, learning_iteration: jax.Array) -> RunnerState:
         key_base, key_extra = jax.random.split(key)
         if base:
-            state, _ = jax.lax.scan(guarded_update, state, jax.random.split(key_base, base))
+            state, _ = jax.lax.scan(sampled_update, state, jax.random.split(key_base, base))
         if remainder:
             # An extra update when floor(r * (i + 1)) > floor(r * i) for the fractional part r.
             p, q = remainder.numerator, remainder.denominator
             extra = ((learning_iteration % q) * p) % q + p >= q
-            state = jax.lax.cond(extra, lambda s: guarded_update(s, key_extra)[0], lambda s: s, state)
+            state = jax.lax.cond(extra, lambda s: sampled_update(s, key_extra)[0], lambda s: s, state)
         return state
 
     def iteration(state: RunnerState, t: jax.Array) -> tuple[RunnerState, None]:
