@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--peers", action="store_true",
                        help="also run sbx-rl and SB3 SAC on Gymnasium Pendulum-v1 (extra 'bench')")
     bench.set_defaults(func=_bench)
-    for module in ("rlscale.analysis.commands", "rlscale.sweeps.commands"):
+    for module in ("rlscale.analysis.commands", "rlscale.sweeps.commands", "rlscale.reproduce"):
         try:
             __import__(module, fromlist=["register"]).register(commands)
         except ModuleNotFoundError as error:

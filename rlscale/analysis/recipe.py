@@ -91,6 +91,15 @@ class Report(_Strict):
     iqm_bootstrap_samples: int = 2000
 
 
+class Reproduce(_Strict):
+    """`rlscale reproduce`: what is held out of the grid and how the fitted runs are made (P1 §5.1)."""
+
+    held_out_utds: list[float] = [8.0]  # σ predicted from the grid's σ values, then run
+    baseline_utd: float = 2.0  # the grid-best (B, η) at this σ, reused at every σ (P1 baseline_utd2)
+    seeds: int = 8  # seeds of every fitted and baseline run
+    max_relative_error: float = 0.15  # the held-out D_J prediction passes within this error
+
+
 class Recipe(_Strict):
     """Everything `rlscale analyze` needs besides the runs themselves."""
 
@@ -107,6 +116,7 @@ class Recipe(_Strict):
     budget: Budget = Budget()
     p2: P2 = P2()
     report: Report = Report()
+    reproduce: Reproduce = Reproduce()
 
     def thresholds_for(self, env: str) -> np.ndarray:
         """Thresholds J of one env (its override, else the shared list)."""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rlscale.config import ConfigError
-from rlscale.sweeps import execute, store
+from rlscale.sweeps import estimate, execute, store
 from rlscale.sweeps.plan import Group
 from rlscale.sweeps.spec import Sweep, load_sweep
 
@@ -18,7 +18,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser("sweep", help="run a sweep spec (YAML); resumes where it stopped")
     sweep.add_argument("spec", help="sweep spec, e.g. sweeps/quickstart.yaml")
     sweep.add_argument("--out", help="sweep directory (default runs/<name>)")
-    sweep.add_argument("--dry-run", action="store_true", help="print runs and groups; run nothing")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="print runs, groups and their cost (updates, FLOPs); run nothing")
+    sweep.add_argument("--throughput", metavar="DIR|FLOPS",
+                       help="dry run: convert FLOPs to device-hours at the rate a finished sweep "
+                            "DIR achieved on the target device (or a FLOP/s number)")
     sweep.add_argument("--executor", choices=("local", "ray"), default="local")
     sweep.add_argument("--address", help="Ray cluster address ('auto' joins a running one)")
     sweep.add_argument("--cpus-per-job", type=float, default=1.0, help="Ray: CPUs per job")
@@ -75,23 +79,32 @@ def _describe(sweep: Sweep, groups: list[Group], root: Path) -> str:
     return "\n".join(lines)
 
 
+def _cost(groups: list[Group], throughput: str | None) -> list[str]:
+    table = estimate.costs(groups)
+    rate, where = None, ""
+    if throughput is not None:
+        try:
+            rate = float(throughput)
+        except ValueError:
+            rate, where = estimate.measured_rate(throughput), f" by {throughput}"
+    return estimate.describe(table, rate, where)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.spec)  # validates everything before anything is written
     root = Path(args.out or Path("runs") / sweep.name)
     groups = execute.plan(sweep, _memory_bytes(args))
     if args.dry_run:
         print(_describe(sweep, groups, root))
+        print("\n".join(_cost(groups, args.throughput)))
         return 0
-    store.prepare(root, sweep)
-    todo = execute.pending(groups, root)
-    print(f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} groups; "
-          f"{len(groups) - len(todo)} groups already finished -> {root}")  # fmt: skip
+    options = None
     if args.executor == "ray":
         options = execute.RayOptions(args.address, args.cpus_per_job, args.gpus_per_job,
                                      args.max_retries)  # fmt: skip
-        execute.run_ray(todo, root, options)
-    else:
-        execute.run_local(todo, root, progress=not args.quiet)
+    print(f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} groups -> {root}")
+    todo = execute.run_sweep(sweep, root, _memory_bytes(args), options, not args.quiet)
+    print(f"{len(groups) - len(todo)} groups were already finished")
     return _print_summary(root)
 
 

@@ -41,6 +41,22 @@ def pending(groups: list[Group], root: Path) -> list[Group]:
     return [g for g in groups if not all(store.is_finished(root, r.run_id) for r in g.runs)]
 
 
+def run_sweep(sweep: Sweep, root: str | Path, memory_bytes: float | None = None,
+              ray: RayOptions | None = None, progress: bool = True) -> list[Group]:
+    """Run every unfinished group of `sweep` into `root` (locally, or on Ray when `ray` is given).
+
+    Returns the groups that were pending before the call (empty: the sweep was already finished).
+    """
+    groups = plan(sweep, memory_bytes)
+    store.prepare(Path(root), sweep)  # refuses a dir made from another spec before any work
+    todo = pending(groups, Path(root))
+    if ray is not None:
+        run_ray(todo, root, ray)
+    else:
+        run_local(todo, root, progress=progress)
+    return todo
+
+
 def run_job(group: Group, root: str | Path, progress: bool = False,
             on_chunk: Callable[[int], None] | None = None) -> dict[str, str]:  # fmt: skip
     """Train one group and write its unfinished runs; returns run_id -> final state."""

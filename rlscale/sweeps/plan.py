@@ -73,8 +73,9 @@ def run_bytes(group: Group) -> int:
     import jax  # local: planning without a memory budget needs no tracing
 
     from rlscale import agents, envs
-    from rlscale.training.loop import make_init
+    from rlscale.training import host_loop, loop
 
+    make_init = host_loop.make_init if envs.is_host(group.static["env"]) else loop.make_init
     env = envs.make(group.static["env"], group.static["max_episode_steps"] or None)
     agent = agents.make(group.static["agent"], obs_size=env.obs_size,
                         action_size=env.action_size, **group.agent_static)  # fmt: skip

@@ -1,0 +1,97 @@
+"""What a sweep will cost before it runs: gradient updates, XLA-counted FLOPs, device-hours.
+
+FLOPs per update come from XLA's cost analysis of each group's lowered update (no compile, no
+parameters allocated: the agent state is an `eval_shape`). Hours divide the FLOPs by a rate measured
+on the target device: the FLOPs per second a finished sweep there achieved (`rlscale sweep
+--dry-run --throughput DIR`), since small RL networks reach a small, shape-dependent fraction of
+any device's peak. The rate covers everything that device did between compile and finish,
+including env steps, so a pilot with the same env and widths gives the best estimate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlscale import results
+from rlscale.sweeps.plan import Group
+
+
+def _update_flops(group: Group) -> tuple[float, float]:
+    import jax
+
+    from rlscale import agents, envs
+    from rlscale.training.flops import update_flops
+
+    static = group.static
+    env = envs.make(static["env"], static["max_episode_steps"] or None,
+                    static.get("action_repeat", 0))  # fmt: skip
+    agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
+                        **group.agent_static)  # fmt: skip
+    state = jax.eval_shape(agent.init, jax.random.key(0), agent.hparams)
+    flops = update_flops(agent, state, env.obs_size, env.action_size, static["batch_size"])
+    return flops, float(agent.critic_param_count(state))
+
+
+def costs(groups: list[Group]) -> pd.DataFrame:
+    """One row per group: runs, env steps and updates per run, FLOPs per update, total FLOPs.
+
+    σ does not change the update's program, so groups differing only in σ share one lowering.
+    """
+    from rlscale.training.loop import updates_after
+
+    cache: dict[tuple, tuple[float, float]] = {}
+    rows = []
+    for index, group in enumerate(groups):
+        key = tuple((k, v) for k, v in group.static.items() if k not in ("utd", "steps"))
+        if key not in cache:
+            cache[key] = _update_flops(group)
+        flops, params = cache[key]
+        loop = group.loop
+        updates = updates_after(loop, loop.n_chunks * loop.iterations_per_chunk)
+        rows.append({
+            "group": index, "agent": group.static["agent"], "env": group.static["env"],
+            "utd": loop.utd, "batch_size": loop.batch_size,
+            "critic_width": group.static.get("critic_width"), "critic_params": params,
+            "runs": len(group.runs), "env_steps": loop.total_steps, "updates": updates,
+            "flops_per_update": flops, "flops": flops * updates * len(group.runs),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def measured_rate(root: str | Path) -> float:
+    """FLOPs per second a finished sweep achieved: total FLOPs over total training wall time.
+
+    All runs of one compiled group share its wall clock, so the wall time is counted once per
+    group (the runs of a group end with the same `wall_time`).
+    """
+    frame = results.read(Path(root))
+    flops = frame[frame["metric"] == "compute/flops"]
+    if flops.empty:
+        raise ValueError(f"{root}: no compute/flops metric; not a finished rlscale sweep or run")
+    last = flops.sort_values("env_steps").groupby("run_id").tail(1)
+    per_group = last.groupby("wall_time")["value"].sum()
+    return float(per_group.sum() / np.sum(per_group.index.to_numpy(float)))
+
+
+def describe(table: pd.DataFrame, rate: float | None, where: str = "") -> list[str]:
+    """Totals, and device-hours at `rate` FLOP/s when one was measured."""
+    total = table["flops"].sum()
+    lines = [f"cost: {table['runs'].sum()} runs, {int((table['updates'] * table['runs']).sum()):,} "
+             f"updates, {total:.3g} FLOPs (XLA count of each group's update)"]  # fmt: skip
+    if rate is None:
+        lines.append("device-hours: pass --throughput DIR (a finished sweep on the target device) "
+                     "or --throughput FLOPS_PER_SECOND to convert FLOPs into hours")  # fmt: skip
+        return lines
+    hours = table["flops"] / rate / 3600
+    slowest = table.loc[hours.idxmax()]
+    lines.append(f"device-hours at the measured {rate:.3g} FLOP/s{where}: {_hours(hours.sum())} "
+                 f"(one device, groups back to back); largest group {_hours(hours.max())} "
+                 f"({slowest['env']}, σ={slowest['utd']:g}, B={slowest['batch_size']})")  # fmt: skip
+    return lines
+
+
+def _hours(value: float) -> str:
+    return f"{value:,.0f} h" if value >= 10 else f"{value:.2g} h"
