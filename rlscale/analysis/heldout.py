@@ -77,8 +77,10 @@ def baseline_config(analysis: Analysis, utd: float, threshold_index: int) -> tup
     rows = table[np.isclose(table["utd"], utd)]
     if rows.empty:
         raise AnalysisError(f"baseline σ={utd} is not in the grid's σ values {analysis.meta['utds']}")
+    if not np.isfinite(rows["time"]).any():
+        raise AnalysisError(f"no grid config reached any threshold at baseline σ={utd}")
     index = int(threshold_index % (rows["threshold_index"].max() + 1))
-    horizon = float(np.nanmax(np.where(np.isfinite(rows["time"]), rows["time"], np.nan))) * 2
+    horizon = 2.0 * float(rows.loc[np.isfinite(rows["time"]), "time"].max())
     ranked = rows.assign(finite=rows["time"].where(np.isfinite(rows["time"]), horizon))
     score = ranked.groupby(["batch_size", "learning_rate"]).apply(
         lambda g: (float(g.loc[g["threshold_index"] == index, "finite"].iloc[0]), g["finite"].mean()),
