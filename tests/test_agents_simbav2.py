@@ -1,74 +1,96 @@
-"""Agent 'simbav2' (simbav2): vmap(update) == separate updates, finite metrics, and a pendulum learning check."""
+"""Agent 'simbav2': the shared agent checks on runs with non-trivial stream statistics, update and
+act reading those statistics, the hypersphere projection, the LAPACK-free init, and a pendulum
+learning check. The statistics themselves: tests/test_agents_normalization.py."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from agent_checks import (
+    ACT,
+    OBS,
+    assert_critic_param_count,
+    assert_finite_metrics_and_bounded_actions,
+    assert_learns_pendulum,
+    assert_vmapped_equals_separate,
+    observe_stream,
+    random_stream,
+    run_updates,
+    unstack,
+)
 from flax import traverse_util
 
+from rlscale.agents.normalization import init_returns, init_running
 from rlscale.agents.registry import make
-from rlscale.config import resolve
-from rlscale.training.train import train
-from rlscale.types import Transition
 
-OBS, ACT, SEEDS = 3, 1, 2
-
-
-def _batch(key, size=16):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(jax.random.normal(k1, (size, OBS)),
-                      jax.random.uniform(k2, (size, ACT), minval=-1, maxval=1),
-                      -jax.random.uniform(k3, (size,)) * 5, jax.random.normal(k4, (size, OBS)),
-                      jnp.zeros(size))  # fmt: skip
+N_ENVS = 2
 
 
 @pytest.fixture(scope="module")
 def run():
-    """Two updates of SEEDS runs, vmapped and one by one (one compile each)."""
-    agent = make("simbav2", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16, critic_depth=1, n_bins=11)
-    keys = jax.random.split(jax.random.PRNGKey(0), SEEDS)
-    states = jax.vmap(agent.init)(keys)
-    batches = jax.vmap(_batch)(keys)
-    vmapped, single = jax.jit(jax.vmap(agent.update)), jax.jit(agent.update)
-    history = [states]
-    for _ in range(2):
-        states, metrics = vmapped(states, batches, keys)
-        history.append(states)
-    separate = []
-    for i in range(SEEDS):
-        state = jax.tree.map(lambda x, i=i: x[i], history[0])
-        for _ in range(2):
-            state, _ = single(state, jax.tree.map(lambda x, i=i: x[i], batches), keys[i])
-        separate.append(state)
-    return agent, history, metrics, separate
+    """Two updates of two runs that first observed different streams, vmapped and one by one."""
+    agent = make("simbav2", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
+                 critic_depth=1, n_bins=11)  # fmt: skip
+    keys = jax.random.split(jax.random.key(5), 2)
+    streams = jax.vmap(lambda k: random_stream(k, 40, N_ENVS))(keys)
+    observe = jax.vmap(lambda s, o, r, d: observe_stream(agent, s, o, r, d))
+    return run_updates(agent, prepare=lambda states: observe(states, *streams))
 
 
 def test_vmapped_update_equals_separate_updates(run):
-    _, history, _, separate = run
-    for i, state in enumerate(separate):
-        for got, want in zip(jax.tree.leaves(jax.tree.map(lambda x, i=i: x[i], history[-1])),
-                             jax.tree.leaves(state), strict=True):  # fmt: skip
-            np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
+    assert_vmapped_equals_separate(run)
 
 
-def test_metrics_finite_and_act_in_bounds(run):
-    agent, history, metrics, _ = run
-    assert all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
-    params = jax.tree.map(lambda x: x[0], history[-1]).params
+def test_metrics_finite_act_in_bounds_and_param_count(run):
+    assert_finite_metrics_and_bounded_actions(run)
+    assert_critic_param_count(run)
+
+
+def test_update_and_act_use_the_statistics(run):
+    """update(stats, batch) == update(no stats, normalised batch with scaled reward), by hand."""
+    state, batch, key = unstack(run.states[0], 0), unstack(run.batches, 0), jax.random.key(7)
+    obs_stats, return_stats = state.obs_stats, state.return_stats
+    norm = lambda x: (x - obs_stats.mean) / np.sqrt(obs_stats.var + 1e-8)  # noqa: E731
+    scale = max(np.sqrt(return_stats.moments.var + 1e-8), return_stats.max_abs / 5.0)
+    assert float(jnp.min(obs_stats.mean)) > 2.0 and abs(scale - 1.0) > 0.5  # far from identity
+    plain = state._replace(obs_stats=init_running((OBS,)), return_stats=init_returns(N_ENVS))
+    by_hand = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs),
+                             reward=batch.reward / scale)  # fmt: skip
+    got, got_metrics = run.update(state, batch, key)
+    want, want_metrics = run.update(plain, by_hand, key)
+    np.testing.assert_allclose(got_metrics.pop("critic/reward_scale"), scale, rtol=1e-5)
+    assert want_metrics.pop("critic/reward_scale") == 1.0
+    for a, b in zip(jax.tree.leaves((got.sac, got_metrics)),
+                    jax.tree.leaves((want.sac, want_metrics)), strict=True):  # fmt: skip
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # update reads the statistics and never writes them
+    for a, b in zip(jax.tree.leaves((got.obs_stats, got.return_stats)),
+                    jax.tree.leaves((obs_stats, return_stats)), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+    obs = jnp.asarray(batch.obs[:5])
     for deterministic in (True, False):
-        action = agent.act(params, jnp.ones((5, OBS)), jax.random.PRNGKey(1), deterministic)
-        assert action.shape == (5, ACT) and bool(jnp.all(jnp.abs(action) <= 1))
+        a = run.agent.act(state.params, obs, key, deterministic)
+        b = run.agent.act(plain.params, norm(obs), key, deterministic)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_hyper_dense_columns_unit_norm_after_updates(run):
+    for states in run.states:  # init, then after each update
+        for params in (states.sac.critic_params, states.sac.actor_params):
+            kernels = [v for p, v in traverse_util.flatten_dict(params).items()
+                       if "hyper_dense" in p and p[-1] == "kernel"]  # fmt: skip
+            assert kernels
+            for kernel in kernels:
+                np.testing.assert_allclose(jnp.linalg.norm(kernel, axis=-2), 1.0, atol=1e-5)
 
 
 @pytest.mark.slow
 def test_learns_pendulum():
     """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    config = resolve({"agent": "simbav2", "steps": 8000, "eval_every": 4000, "warmup_steps": 1000,
-                      "batch_size": 64, "actor_width": 64, "critic_width": 128, "lr_decay_updates": 6000.0})
-    frame, _ = train(config, seeds=1, out=None, progress=False)
-    returns = frame[frame["metric"] == "eval/return"]
-    final = returns[returns["env_steps"] == returns["env_steps"].max()]["value"].mean()
-    assert final > THRESHOLD, final
+    assert_learns_pendulum({"agent": "simbav2", "steps": 8000, "eval_every": 4000,
+                            "warmup_steps": 1000, "batch_size": 64, "actor_width": 64,
+                            "critic_width": 128, "lr_decay_updates": 6000.0},
+                           THRESHOLD)  # fmt: skip
 
 
 # Measured once (seed 0, this config), eval/return by env steps:
@@ -77,20 +99,10 @@ def test_learns_pendulum():
 THRESHOLD = -700.0
 
 
-def test_hyper_dense_columns_unit_norm_after_updates(run):
-    _, history, _, _ = run
-    for states in history:  # init, then after each update
-        for params in (states.critic_params, states.actor_params):
-            kernels = [v for p, v in traverse_util.flatten_dict(params).items()
-                       if "hyper_dense" in p and p[-1] == "kernel"]
-            assert kernels
-            for kernel in kernels:
-                np.testing.assert_allclose(jnp.linalg.norm(kernel, axis=-2), 1.0, atol=1e-5)
-
-
 _JIT_INIT = """
 import jax
 from rlscale.agents.registry import make
+from rlscale.envs.host import VectorEnv, copy_seeds
 for agent, width in (("simbav2", 64), ("simbav2", 32), ("bro", 128)):
     a = make(agent, obs_size=3, action_size=1, critic_width=width, actor_width=width)
     jax.block_until_ready(jax.jit(a.init)(jax.random.key(0)))

@@ -20,6 +20,21 @@ AgentState = Any
 HParams = Any
 
 
+class Observer(NamedTuple):
+    """A hook for agents that keep statistics of the stream of env transitions (SimbaV2's
+    observation RSNorm and reward scaling). Both training drivers call `init` once, right after
+    `Agent.init`, then `update` once per env step with that step's transitions of all env copies,
+    warm-up included, before the updates that step makes due.
+
+    init: (state, n_envs) -> state, sized for `n_envs` env copies.
+    update: (state, transitions [n_envs, ...], done [n_envs]) -> state; done = terminated or
+        truncated, of the same transitions.
+    """
+
+    init: Callable[[AgentState, int], AgentState]
+    update: Callable[[AgentState, Transition, jax.Array], AgentState]
+
+
 class Agent(NamedTuple):
     """init(key, hparams=None) -> state; act(params, obs, key, deterministic) -> action in [-1, 1];
     update(state, batch, key) -> (state, metrics). `state.params` is what `act` needs.
@@ -27,6 +42,7 @@ class Agent(NamedTuple):
     hparams: the default hyperparameters (a NamedTuple of floats) that `init` uses when given none.
     config: the static config the agent was made from.
     critic_param_count: state -> parameters of one critic, the N of the scaling laws.
+    observer: None, or the per-env-step hook (`Observer`) of an agent with stream statistics.
     """
 
     init: Callable[..., AgentState]
@@ -35,6 +51,7 @@ class Agent(NamedTuple):
     hparams: HParams
     config: Any
     critic_param_count: Callable[[AgentState], int]
+    observer: Observer | None = None
 
 
 def adam(b1: float = 0.9) -> optax.GradientTransformation:

@@ -1,8 +1,8 @@
 """Soft Actor-Critic (Haarnoja et al. 2018) with clipped double-Q, as pure functions.
 
 Defaults follow SBX SAC (science/agents.md section 2.1). Networks (`critic_net`, `actor_net`), the
-value loss (`value_loss` + support), the ensemble rule, SimbaV2's reward scaling, weight projection
-and update order are config, so SimbaV2, SAC+SoftMoE and BRO reuse these steps (`make_sac_steps`).
+value loss (`value_loss` + support), the ensemble rule, weight projection and update order are
+config, so SimbaV2, SAC+SoftMoE and BRO reuse these steps (`make_sac_steps`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class SACConfig:
     moe_tokens: int = 8  # softmoe: tokens per sample (chunk tokenisation: width / tokens each)
     moe_tokenize: str = "chunk"  # softmoe: chunk (hidden-vector chunks) or feature (one per input)
     actor_log_std: str = "clip"  # clip to [-20, 2] (SBX) or tanh into [-10, 2] (SimbaV2, BRO)
-    reward_scaling: bool = False  # SimbaV2 return-bound reward scaling (see scale_reward)
-    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
+    reward_scaling: bool = False  # SimbaV2's running-return scaling: agent simbav2 only (it keeps
+    #   the statistics of the env stream); make_sac rejects True
+    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return| (simbav2 only)
     actor_first: bool = False  # SimbaV2 order actor -> alpha -> critic -> target
     adam_b1: float = 0.9  # actor and critic Adam beta1
     weight_decay: float = 0.0  # > 0: AdamW (BRO) for actor and critic
@@ -77,7 +78,6 @@ class SACState(NamedTuple):
     alpha_opt_state: object
     hparams: SACHParams
     step: jax.Array
-    reward_max: jax.Array = jnp.zeros(())  # running max |r| seen in batches (reward scaling)
 
     @property
     def params(self) -> Params:
@@ -91,17 +91,6 @@ def learning_rate(hp: SACHParams, step: jax.Array) -> jax.Array:
     fraction = jnp.clip(step / jnp.maximum(hp.lr_decay_updates, 1.0), 0.0, 1.0)
     decayed = hp.learning_rate + fraction * (hp.final_learning_rate - hp.learning_rate)
     return jnp.where(hp.lr_decay_updates > 0, decayed, hp.learning_rate)
-
-
-def scale_reward(reward: jax.Array, reward_max: jax.Array, gamma: jax.Array, g_max: float):
-    """SimbaV2 reward scaling, approximated from replay batches: r / (G_max / g_max) with
-    G_max = max|r| / (1 - gamma), the largest |discounted return| the rewards seen so far allow.
-
-    SimbaV2 (section 4.6) divides by max(std(G), max|G|/g_max) of the running return of the reward
-    stream; `update` only sees i.i.d. batches, so the std term is dropped and max|G| is bounded
-    from the rewards. Both keep |scaled return| <= g_max, which is what fixes the C51 support.
-    """
-    return reward / jnp.maximum(reward_max / ((1.0 - gamma) * g_max), 1e-8)
 
 
 class SACSteps(NamedTuple):
@@ -139,6 +128,11 @@ def _projector(net: str):
 
 def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
     """SAC's init/act and its update steps, each `(state, batch, key) -> (state, metrics)`."""
+    if config.reward_scaling:
+        raise ValueError(
+            "reward_scaling=True needs running statistics of the env stream, which only agent "
+            "'simbav2' keeps (rlscale.agents.simbav2); use agent simbav2 or reward_scaling=False"
+        )
     head, actor, critic = make_networks(config)
     optimizer = adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(
         config.adam_b1)  # fmt: skip
@@ -156,7 +150,7 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
         return SACState(
             actor_params, critic_params, critic_params, log_alpha,
             optimizer.init(actor_params), optimizer.init(critic_params),
-            alpha_optimizer.init(log_alpha), hp, jnp.zeros((), jnp.int32), jnp.zeros(()),
+            alpha_optimizer.init(log_alpha), hp, jnp.zeros((), jnp.int32),
         )  # fmt: skip
 
     def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
@@ -169,11 +163,7 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
         return sample_tanh_gaussian(*actor.apply(params, obs), key)
 
     def critic_step(state: SACState, batch: Transition, key: PRNGKey):
-        hp, alpha = state.hparams, jnp.exp(state.log_alpha)
-        reward, reward_max = batch.reward, state.reward_max
-        if config.reward_scaling:
-            reward_max = jnp.maximum(reward_max, jnp.max(jnp.abs(batch.reward)))
-            reward = scale_reward(batch.reward, reward_max, hp.gamma, config.reward_g_max)
+        hp, alpha, reward = state.hparams, jnp.exp(state.log_alpha), batch.reward
         next_action, next_log_prob = sample(state.actor_params, batch.next_obs, key)
         next_outputs = reduce_members(
             head, critic.apply(state.target_critic_params, batch.next_obs, next_action),
@@ -197,8 +187,7 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
             "critic/td_error": jnp.mean(jnp.abs(q - jax.lax.stop_gradient(y))),
             "critic/q_mean": jnp.mean(q),
         }
-        state = state._replace(critic_params=project_critic(params), critic_opt_state=opt_state,
-                               reward_max=reward_max)  # fmt: skip
+        state = state._replace(critic_params=project_critic(params), critic_opt_state=opt_state)
         return state, metrics
 
     def actor_step(state: SACState, batch: Transition, key: PRNGKey):

@@ -63,6 +63,8 @@ def make_init(agent: Agent, env: HostEnv, config: LoopConfig):
     def init(key: jax.Array, hparams: Any) -> HostState:
         key_agent, _, key_run = jax.random.split(key, 3)
         agent_state = agent.init(key_agent, hparams)
+        if agent.observer is not None:
+            agent_state = agent.observer.init(agent_state, config.n_envs)
         batch = replay.sample(replay.init(_example(env), 1), key, config.batch_size)
         metrics = jax.tree.map(jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key))
         key_update, key_act = jax.random.split(key_run)
@@ -85,7 +87,19 @@ def make_act(agent: Agent):
 
 
 def make_learn(agent: Agent, config: LoopConfig):
-    """(state, transitions [k, ...], n_updates) -> state: store, then n guarded updates."""
+    """(state, transitions [k, ...], done [k], n_updates) -> state: store, let the agent's observer
+    see the k = block * n_envs transitions step by step (rows are env-major, as `collect` stacks
+    them), then n guarded updates."""
+
+    def observe(state: HostState, transitions: Transition, done: jax.Array) -> HostState:
+        def by_step(x: jax.Array) -> jax.Array:  # [n_envs * block, ...] -> [block, n_envs, ...]
+            return jnp.swapaxes(x.reshape(config.n_envs, -1, *x.shape[1:]), 0, 1)
+
+        def step(agent_state: Any, inputs: tuple[Transition, jax.Array]) -> tuple[Any, None]:
+            return agent.observer.update(agent_state, *inputs), None
+
+        inputs = jax.tree.map(by_step, (transitions, done))
+        return state._replace(agent_state=jax.lax.scan(step, state.agent_state, inputs)[0])
 
     def update_once(_, state: HostState) -> HostState:
         key, key_sample, key_update = jax.random.split(state.key, 3)
@@ -96,8 +110,11 @@ def make_learn(agent: Agent, config: LoopConfig):
         return state._replace(agent_state=agent_state, key=key, last_metrics=metrics,
                               diverged=diverged)  # fmt: skip
 
-    def learn(state: HostState, transitions: Transition, n_updates: jax.Array) -> HostState:
+    def learn(state: HostState, transitions: Transition, done: jax.Array,
+              n_updates: jax.Array) -> HostState:  # fmt: skip
         state = state._replace(buffer=replay.add(state.buffer, transitions))
+        if agent.observer is not None:
+            state = observe(state, transitions, done)
         return jax.lax.fori_loop(0, n_updates, update_once, state)
 
     return learn
@@ -121,7 +138,7 @@ def build(group: Group) -> tuple[HostEnv, Agent, Programs]:
         jax.jit(jax.vmap(make_init(agent, env, config))),
         jax.jit(jax.vmap(make_act(agent), in_axes=(0, 0, 0, None))),
         jax.jit(deterministic),
-        jax.jit(jax.vmap(make_learn(agent, config), in_axes=(0, 0, None)), donate_argnums=0),
+        jax.jit(jax.vmap(make_learn(agent, config), in_axes=(0, 0, 0, None)), donate_argnums=0),
     )
 
 
@@ -138,13 +155,16 @@ class Clock:
 
 
 def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, iterations: range,
-            config: LoopConfig, clock: Clock, tally: np.ndarray):  # fmt: skip
+            config: LoopConfig, clock: Clock, tally: np.ndarray,
+            done: np.ndarray | None = None):  # fmt: skip
     """Step every run's copies over `iterations`; add finished returns and episodes to `tally`.
 
-    Returns (state, next observations, Transition leaves [runs, len(iterations) * n_envs, ...]).
+    Returns (state, next observations, Transition leaves [runs, len(iterations) * n_envs, ...]);
+    rows are env-major within a run. `done`, if given ([runs, len(iterations) * n_envs]), receives
+    each row's done flag (terminated or truncated), for the agent's observer.
     """
     runs, n_envs = tally.shape[1], config.n_envs
-    parts = []
+    parts, dones = [], []
     for t in iterations:
         start = time.perf_counter()
         act_key, actions = programs.act(state.agent_state.params, state.act_key,
@@ -157,11 +177,14 @@ def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, itera
         clock.add("env", start)
         parts.append(Transition(obs, actions, out.reward, out.next_obs, out.terminated))
         finished = (out.terminated + out.truncated) > 0
+        dones.append(finished)
         tally += np.stack([out.finished_return, finished]).reshape(2, runs, n_envs).sum(-1)
         obs = next_obs
     count = len(iterations) * n_envs
     stacked = jax.tree.map(lambda *xs: np.stack(xs, 1).reshape(runs, count, *xs[0].shape[1:]),
                            *parts)  # fmt: skip
+    if done is not None:
+        done[:] = np.stack(dones, 1).reshape(runs, count)
     return state, obs, stacked
 
 
@@ -176,11 +199,12 @@ def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, i
     block = block_iterations(config)
     first = index * config.iterations_per_chunk
     for begin in range(first, first + config.iterations_per_chunk, block):
-        state, obs, transitions = collect(programs, state, vector, obs,
-                                          range(begin, begin + block), config, clock, tally)  # fmt: skip
+        done = np.zeros((runs, block * config.n_envs), np.float32)
+        state, obs, transitions = collect(programs, state, vector, obs, range(begin, begin + block),
+                                          config, clock, tally, done)  # fmt: skip
         due = updates_after(config, begin + block) - updates_after(config, begin)
         start = time.perf_counter()
-        state = jax.block_until_ready(programs.learn(state, transitions, np.int32(due)))
+        state = jax.block_until_ready(programs.learn(state, transitions, done, np.int32(due)))
         clock.add("update", start)
     return state, obs, tally
 
@@ -208,11 +232,12 @@ def _compile(programs: Programs, state: HostState, env: HostEnv, config: LoopCon
     rows = block_iterations(config) * config.n_envs
     transitions = jax.tree.map(lambda x: np.zeros((runs, rows, *x.shape), np.float32),
                                _example(env))  # fmt: skip
+    done = np.zeros((runs, rows), np.float32)
     return Programs(
         programs.init,
         programs.act.lower(params, state.act_key, obs, np.bool_(True)).compile(),
         programs.evaluate_act.lower(params, eval_obs).compile(),
-        programs.learn.lower(state, transitions, np.int32(0)).compile(),
+        programs.learn.lower(state, transitions, done, np.int32(0)).compile(),
     )
 
 

@@ -102,6 +102,8 @@ def make_init(agent: Agent, env: JaxEnv, config: LoopConfig):
     def init(key: jax.Array, hparams: Any) -> RunnerState:
         key_agent, key_env, key_run = jax.random.split(key, 3)
         agent_state = agent.init(key_agent, hparams)
+        if agent.observer is not None:
+            agent_state = agent.observer.init(agent_state, config.n_envs)
         episodes = jax.vmap(reset_episode, (None, 0))(env, jax.random.split(key_env, config.n_envs))
         example = Transition(
             jnp.zeros(env.obs_size), jnp.zeros(env.action_size), jnp.zeros(()),
@@ -151,8 +153,13 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
         episodes, out = step_n(env, state.episodes, action, jax.random.split(key_reset, config.n_envs))
         transition = Transition(obs, action, out.reward, out.next_obs, out.terminated)
         finished = (out.terminated + out.truncated) > 0
+        agent_state = state.agent_state
+        if agent.observer is not None:  # stream statistics see every env step, warm-up included
+            done = finished.astype(jnp.float32)
+            agent_state = agent.observer.update(agent_state, transition, done)
         state = state._replace(
-            buffer=replay.add(state.buffer, transition), episodes=episodes, key=key,
+            agent_state=agent_state, buffer=replay.add(state.buffer, transition),
+            episodes=episodes, key=key,
             train_return_sum=state.train_return_sum + jnp.sum(out.finished_return),
             train_episodes=state.train_episodes + jnp.sum(finished),
         )  # fmt: skip

@@ -1,0 +1,175 @@
+"""Checks every agent test file runs (tests/test_agents_*.py): `vmap(update)` over runs equals the
+runs one by one, finite metrics, actions in bounds, the critic parameter count against its closed
+form, and the pendulum learning run. Each file builds its agent and calls these.
+
+Compile time dominates these tests on a CPU, so `run_updates` compiles exactly two programs per
+agent (the vmapped update and the single-run update) and everything else reads its results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlscale.agents.base import Agent
+from rlscale.config import resolve
+from rlscale.training.train import train
+from rlscale.types import Transition
+
+OBS, ACT = 3, 1
+
+
+def make_batch(key: jax.Array, obs_size: int = OBS, action_size: int = ACT,
+               size: int = 16) -> Transition:  # fmt: skip
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    return Transition(jax.random.normal(k1, (size, obs_size)),
+                      jax.random.uniform(k2, (size, action_size), minval=-1, maxval=1),
+                      -jax.random.uniform(k3, (size,)) * 5, jax.random.normal(k4, (size, obs_size)),
+                      jnp.zeros(size))  # fmt: skip
+
+
+def stack(trees: list) -> Any:
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def unstack(tree: Any, i: int) -> Any:
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+class UpdateRun(NamedTuple):
+    """`updates` updates of `runs` runs, each with its own key, batch (and hyperparameters)."""
+
+    agent: Agent
+    states: list  # stacked over runs: the initial states, then the states after each update
+    metrics: list  # stacked over runs: the metrics of each update
+    separate_states: list  # [run][step], the same runs updated one by one
+    separate_metrics: list  # [run][update]
+    batches: Transition  # stacked over runs
+    update: Callable  # the compiled single-run update, for more calls at the same shapes
+
+
+def run_updates(agent: Agent, runs: int = 2, updates: int = 2, hparams: list | None = None,
+                obs_size: int = OBS, action_size: int = ACT,
+                prepare: Callable[[Any], Any] | None = None) -> UpdateRun:  # fmt: skip
+    """Init `runs` runs (vmapped), then `updates` updates of them vmapped and one by one.
+
+    hparams: per-run hyperparameter NamedTuples (a vmapped sweep), or None for the defaults.
+    prepare: stacked initial states -> stacked states to update from (e.g. after an observer).
+    """
+    keys = jax.random.split(jax.random.key(0), runs)
+    if hparams is None:
+        states = jax.vmap(agent.init)(keys)
+    else:
+        states = jax.vmap(agent.init)(keys, stack([jax.tree.map(jnp.asarray, h) for h in hparams]))
+    if prepare is not None:
+        states = prepare(states)
+    batches = jax.vmap(lambda k: make_batch(k, obs_size, action_size))(keys)
+    update_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
+    vmapped, single = jax.jit(jax.vmap(agent.update)), jax.jit(agent.update)
+    history, metrics = [states], []
+    for _ in range(updates):
+        states, step_metrics = vmapped(states, batches, update_keys)
+        history.append(states)
+        metrics.append(step_metrics)
+    separate_states, separate_metrics = [], []
+    for i in range(runs):
+        run_states, run_metrics = [unstack(history[0], i)], []
+        for _ in range(updates):
+            state, step_metrics = single(run_states[-1], unstack(batches, i), update_keys[i])
+            run_states.append(state)
+            run_metrics.append(step_metrics)
+        separate_states.append(run_states)
+        separate_metrics.append(run_metrics)
+    return UpdateRun(agent, history, metrics, separate_states, separate_metrics, batches, single)
+
+
+def assert_vmapped_equals_separate(run: UpdateRun, rtol: float = 2e-4, atol: float = 2e-5) -> None:
+    """Every leaf of every state and metric, after every update, for every run."""
+    for i, (run_states, run_metrics) in enumerate(zip(run.separate_states, run.separate_metrics)):
+        for step in range(1, len(run.states)):
+            got = unstack((run.states[step], run.metrics[step - 1]), i)
+            want = (run_states[step], run_metrics[step - 1])
+            for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol,
+                                           err_msg=f"run {i}, after update {step}")  # fmt: skip
+            assert jax.tree.structure(got) == jax.tree.structure(want)
+
+
+def assert_finite_metrics_and_bounded_actions(run: UpdateRun, obs_size: int = OBS,
+                                              action_size: int = ACT) -> None:  # fmt: skip
+    for metrics in run.metrics:
+        assert metrics, "update returned no metrics"
+        for name, value in metrics.items():
+            assert bool(jnp.all(jnp.isfinite(value))), name
+    params = unstack(run.states[-1], 0).params
+    for deterministic in (True, False):
+        action = run.agent.act(params, jnp.ones((5, obs_size)), jax.random.key(1), deterministic)
+        assert action.shape == (5, action_size) and action.dtype == jnp.float32
+        assert bool(jnp.all(jnp.abs(action) <= 1))
+
+
+def random_stream(key: jax.Array, steps: int, n_envs: int, obs_size: int = OBS):
+    """An env stream for observers: observations far from N(0, 1) (means 4, stds 3, 6, 9, ...),
+    rewards N(-2, 1) and dones with probability 0.1, each [steps, n_envs, ...]."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    scale = 3.0 * jnp.arange(1, obs_size + 1)
+    obs = 4.0 + scale * jax.random.normal(k1, (steps, n_envs, obs_size))
+    reward = jax.random.normal(k2, (steps, n_envs)) - 2.0
+    done = (jax.random.uniform(k3, (steps, n_envs)) < 0.1).astype(jnp.float32)
+    return obs, reward, done
+
+
+def observe_stream(agent: Agent, state: Any, obs: jax.Array, reward: jax.Array,
+                   done: jax.Array) -> Any:  # fmt: skip
+    """`agent.observer.init` for n_envs = obs.shape[1] copies, then one `update` per env step."""
+
+    def step(state: Any, inputs: tuple) -> tuple[Any, None]:
+        obs_t, reward_t, done_t = inputs
+        actions = jnp.zeros((len(obs_t), agent.config.action_size))
+        return agent.observer.update(state, Transition(obs_t, actions, reward_t, obs_t, done_t),
+                                     done_t), None  # fmt: skip
+
+    state = agent.observer.init(state, obs.shape[1])
+    return jax.lax.scan(step, state, (obs, reward, done))[0]
+
+
+def _crossq_critic(d: int, w: int, depth: int, k: int) -> int:
+    """CrossQ's BRN MLP: BRN(d), then L x [Dense(in, w), BRN(w)], Dense(w, K); a BRN trains a
+    scale and a bias per feature (its running statistics are not parameters)."""
+    return 2 * d + (d + 1) * w + (depth - 1) * (w + 1) * w + depth * 2 * w + (w + 1) * k
+
+
+def expected_critic_params(agent: Agent) -> int:
+    """Closed-form parameters of ONE critic (the N of the scaling laws) for the agent's config:
+    d = obs + action inputs, w = critic_width, L = critic_depth, K = value-head outputs (1 for
+    mse, n_bins for categorical and quantile heads). The SAC-family torsos use the formulas of
+    tests/test_nets_components.py, written from the layer definitions in rlscale/nets."""
+    from test_nets_components import _formula  # the one copy of the torso formulas
+
+    c = agent.config
+    d, w, depth = c.obs_size + c.action_size, c.critic_width, c.critic_depth
+    k = 1 if c.value_loss == "mse" else c.n_bins
+    if not hasattr(c, "critic_net"):  # CrossQ's config has no critic_net: the BRN MLP
+        return _crossq_critic(d, w, depth, k)
+    assert not c.critic_layer_norm, "the mlp formula has no LayerNorm"
+    if c.critic_net == "softmoe":  # _formula is written for the default tokens and experts
+        assert (c.moe_tokenize, c.moe_experts, c.moe_tokens) == ("chunk", 4, 8)
+    return _formula(c.critic_net, d, w, depth, k)
+
+
+def assert_critic_param_count(run: UpdateRun) -> None:
+    state = unstack(run.states[0], 0)
+    assert run.agent.critic_param_count(state) == expected_critic_params(run.agent)
+
+
+def assert_learns_pendulum(config: dict[str, Any], threshold: float) -> float:
+    """Train one seed on jax:pendulum; the final eval return must beat `threshold`."""
+    frame, _ = train(resolve(config), seeds=1, out=None, progress=False)
+    returns = frame[frame["metric"] == "eval/return"]
+    final = returns[returns["env_steps"] == returns["env_steps"].max()]["value"].mean()
+    assert final > threshold, final
+    return final
