@@ -1,89 +1,60 @@
-"""Agent 'bro' (bro): vmap(update) == separate updates, finite metrics, and a pendulum learning check."""
+"""Agent 'bro': vmap(update) == separate updates across a full reset, finite metrics, the reset
+schedule, and a pendulum learning check."""
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
+from agent_checks import (
+    ACT,
+    OBS,
+    assert_critic_param_count,
+    assert_finite_metrics_and_bounded_actions,
+    assert_learns_pendulum,
+    assert_vmapped_equals_separate,
+    run_updates,
+)
 
 from rlscale.agents.registry import make
-from rlscale.config import resolve
-from rlscale.training.train import train
-from rlscale.types import Transition
 
-OBS, ACT, SEEDS = 3, 1, 2
-
-
-def _batch(key, size=16):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(jax.random.normal(k1, (size, OBS)),
-                      jax.random.uniform(k2, (size, ACT), minval=-1, maxval=1),
-                      -jax.random.uniform(k3, (size,)) * 5, jax.random.normal(k4, (size, OBS)),
-                      jnp.zeros(size))  # fmt: skip
+RESET_AT, UPDATES = 2, 4
 
 
 @pytest.fixture(scope="module")
 def run():
-    """Two updates of SEEDS runs, vmapped and one by one (one compile each)."""
-    agent = make("bro", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16, critic_depth=1, n_bins=8, reset_updates=(2,))
-    keys = jax.random.split(jax.random.PRNGKey(0), SEEDS)
-    states = jax.vmap(agent.init)(keys)
-    batches = jax.vmap(_batch)(keys)
-    vmapped, single = jax.jit(jax.vmap(agent.update)), jax.jit(agent.update)
-    history = [states]
-    for _ in range(2):
-        states, metrics = vmapped(states, batches, keys)
-        history.append(states)
-    separate = []
-    for i in range(SEEDS):
-        state = jax.tree.map(lambda x, i=i: x[i], history[0])
-        for _ in range(2):
-            state, _ = single(state, jax.tree.map(lambda x, i=i: x[i], batches), keys[i])
-        separate.append(state)
-    return agent, history, metrics, separate
+    """Four updates of two runs with a full reset after update 2, vmapped and one by one."""
+    agent = make("bro", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
+                 critic_depth=1, n_bins=8, reset_updates=(RESET_AT,))  # fmt: skip
+    return run_updates(agent, updates=UPDATES)
 
 
 def test_vmapped_update_equals_separate_updates(run):
-    _, history, _, separate = run
-    for i, state in enumerate(separate):
-        for got, want in zip(jax.tree.leaves(jax.tree.map(lambda x, i=i: x[i], history[-1])),
-                             jax.tree.leaves(state), strict=True):  # fmt: skip
-            np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
+    assert_vmapped_equals_separate(run)
 
 
-def test_metrics_finite_and_act_in_bounds(run):
-    agent, history, metrics, _ = run
-    assert all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
-    params = jax.tree.map(lambda x: x[0], history[-1]).params
-    for deterministic in (True, False):
-        action = agent.act(params, jnp.ones((5, OBS)), jax.random.PRNGKey(1), deterministic)
-        assert action.shape == (5, ACT) and bool(jnp.all(jnp.abs(action) <= 1))
+def test_metrics_finite_act_in_bounds_and_param_count(run):
+    assert_finite_metrics_and_bounded_actions(run)
+    assert_critic_param_count(run)
+
+
+def test_reset_keeps_update_count(run):
+    """Regression: the reset re-initialised SACState.step to 0, which `update` copies into the
+    schedule counter, so the first reset fired again every reset_updates[0] updates forever
+    (here: again at update 4, leaving both counters at 0)."""
+    for run_states, run_metrics in zip(run.separate_states, run.separate_metrics):
+        state = run_states[-1]
+        assert int(state.step) == UPDATES and int(state.sac.step) == UPDATES
+        assert [int(m["bro/resets"]) for m in run_metrics] == [0, 1, 1, 1]
+    assert run.metrics[-1]["bro/resets"].tolist() == [1, 1]  # vmapped too
 
 
 @pytest.mark.slow
 def test_learns_pendulum():
     """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    config = resolve({"agent": "bro", "steps": 8000, "eval_every": 4000, "warmup_steps": 1000,
-                      "batch_size": 64, "actor_width": 64, "critic_width": 128, "reset_updates": [2000], "n_bins": 25})
-    frame, _ = train(config, seeds=1, out=None, progress=False)
-    returns = frame[frame["metric"] == "eval/return"]
-    final = returns[returns["env_steps"] == returns["env_steps"].max()]["value"].mean()
-    assert final > THRESHOLD, final
+    assert_learns_pendulum({"agent": "bro", "steps": 8000, "eval_every": 4000,
+                            "warmup_steps": 1000, "batch_size": 64, "actor_width": 64,
+                            "critic_width": 128, "reset_updates": [2000], "n_bins": 25},
+                           THRESHOLD)  # fmt: skip
 
 
 # Measured once (seed 0, this config), eval/return by env steps:
 #   -1339 at 4000 (1000 updates after the full reset at update 2000), -149 at 8000.
 # Threshold about halfway between random (-1200 to -1500) and the measured final return.
 THRESHOLD = -650.0
-
-
-def test_reset_keeps_update_count():
-    """Regression: the reset re-initialised SACState.step to 0, which `update` copies into the
-    schedule counter, so the first reset fired again every reset_updates[0] updates forever."""
-    agent = make("bro", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
-                 critic_depth=1, n_bins=8, reset_updates=(1,))  # fmt: skip
-    key = jax.random.PRNGKey(0)
-    state, batch, update = agent.init(key), _batch(key), jax.jit(agent.update)
-    for _ in range(3):
-        state, metrics = update(state, batch, key)
-    assert int(state.step) == 3 and int(state.sac.step) == 3
-    assert int(metrics["bro/resets"]) == 1

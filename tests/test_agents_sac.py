@@ -4,40 +4,47 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from agent_checks import (
+    assert_critic_param_count,
+    assert_finite_metrics_and_bounded_actions,
+    assert_vmapped_equals_separate,
+    run_updates,
+    unstack,
+)
 from scipy.stats import norm
 
 import rlscale
 from rlscale.nets.policy import sample_tanh_gaussian
-from rlscale.types import Transition
 
-OBS, ACT, B = 3, 2, 16
+OBS, ACT = 3, 2
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # a hyperparameter sweep, vmapped too
 
 
 @pytest.fixture(scope="module")
-def agent():
-    return rlscale.agents.make("sac", obs_size=OBS, action_size=ACT, critic_width=32, actor_width=32)
+def run():
+    agent = rlscale.agents.make("sac", obs_size=OBS, action_size=ACT, critic_width=32,
+                                actor_width=32)  # fmt: skip
+    hparams = [agent.hparams._replace(learning_rate=lr) for lr in LEARNING_RATES]
+    return run_updates(agent, runs=4, hparams=hparams, obs_size=OBS, action_size=ACT)
 
 
-def _batch(key):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(
-        jax.random.normal(k1, (B, OBS)), jax.random.uniform(k2, (B, ACT), minval=-1, maxval=1),
-        jax.random.normal(k3, (B,)), jax.random.normal(k4, (B, OBS)), jnp.zeros(B),
-    )  # fmt: skip
-
-
-def test_network_shapes_and_dtypes(agent):
-    state = agent.init(jax.random.key(0))
+def test_network_shapes_and_dtypes(run):
+    state = unstack(run.states[0], 0)
     kernels = state.critic_params["params"]["torso"]
     # Two critics as ONE stacked parameter set: a leading ensemble axis, one batched matmul.
     assert kernels["Dense_0"]["kernel"].shape == (2, OBS + ACT, 32)
     assert kernels["Dense_1"]["kernel"].shape == (2, 32, 32)
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state.critic_params))
-    action = agent.act(state.params, jnp.ones((5, OBS)), jax.random.key(1), False)
-    assert action.shape == (5, ACT) and action.dtype == jnp.float32
-    assert bool(jnp.all(jnp.abs(action) < 1))
     # N = (obs+act)*w + w + w*w + w + w + 1 for a 2-layer critic of width w.
-    assert agent.critic_param_count(state) == (OBS + ACT) * 32 + 32 + 32 * 32 + 32 + 32 + 1
+    assert run.agent.critic_param_count(state) == (OBS + ACT) * 32 + 32 + 32 * 32 + 32 + 32 + 1
+    assert_critic_param_count(run)
+
+
+def test_metrics_finite_and_act_in_bounds(run):
+    assert_finite_metrics_and_bounded_actions(run, OBS, ACT)
+    params = unstack(run.states[0], 0).params
+    action = run.agent.act(params, jnp.ones((5, OBS)), jax.random.key(1), False)
+    assert bool(jnp.all(jnp.abs(action) < 1))  # strictly inside: tanh never reaches 1
 
 
 def test_tanh_gaussian_log_prob_is_change_of_variables():
@@ -48,32 +55,21 @@ def test_tanh_gaussian_log_prob_is_change_of_variables():
     np.testing.assert_allclose(float(log_prob), expected, rtol=1e-4)
 
 
-def test_update_changes_params_and_reports_finite_metrics(agent):
-    state = agent.init(jax.random.key(0))
-    new_state, metrics = jax.jit(agent.update)(state, _batch(jax.random.key(1)), jax.random.key(2))
+def test_update_changes_params_and_moves_target_by_tau(run):
+    state, new_state = unstack(run.states[0], 0), unstack(run.states[1], 0)
     assert int(new_state.step) == 1
-    assert all(bool(jnp.isfinite(v)) for v in metrics.values())
-    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.critic_params, new_state.critic_params)
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.critic_params,
+                         new_state.critic_params)  # fmt: skip
     assert all(jax.tree.leaves(moved))
     # The target moved by tau = 0.005 of the way towards the new online critic.
     old, new = state.target_critic_params, new_state.target_critic_params
-    step = jax.tree.map(lambda o, n, c: (n - o) - 0.005 * (c - o), old, new, new_state.critic_params)
+    online = new_state.critic_params
+    step = jax.tree.map(lambda o, n, c: (n - o) - 0.005 * (c - o), old, new, online)
     assert max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(step)) < 1e-6
 
 
-def test_vmapped_update_equals_separate_updates(agent):
-    keys = jax.random.split(jax.random.key(0), 4)
-    lrs = jnp.array([1e-4, 3e-4, 1e-3, 3e-3])  # a hyperparameter sweep, vmapped too
-    states = [agent.init(k, agent.hparams._replace(learning_rate=lr)) for k, lr in zip(keys, lrs)]
-    batches = [_batch(jax.random.fold_in(k, 1)) for k in keys]
-    update_keys = [jax.random.fold_in(k, 2) for k in keys]
-    update = jax.jit(agent.update)
-    separate = [update(s, b, k) for s, b, k in zip(states, batches, update_keys)]
-    stack = lambda xs: jax.tree.map(lambda *x: jnp.stack(x), *xs)  # noqa: E731
-    batched = jax.jit(jax.vmap(agent.update))(stack(states), stack(batches), jnp.stack(update_keys))
-    for i, (state_i, metrics_i) in enumerate(separate):
-        for a, b in zip(jax.tree.leaves((state_i, metrics_i)), jax.tree.leaves(batched)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=2e-5, atol=1e-6)
+def test_vmapped_update_equals_separate_updates(run):
+    assert_vmapped_equals_separate(run, rtol=2e-5, atol=1e-6)
 
 
 def test_make_rejects_unknown_keys_with_choices():
@@ -81,3 +77,8 @@ def test_make_rejects_unknown_keys_with_choices():
         rlscale.agents.make("sac", obs_size=3, action_size=1, critic_widht=64)
     with pytest.raises(ValueError, match=r"unknown agent 'sacc'; valid: .*'sac'"):
         rlscale.agents.make("sacc", obs_size=3, action_size=1)
+
+
+def test_reward_scaling_is_simbav2_only():
+    with pytest.raises(ValueError, match=r"reward_scaling=True.*simbav2"):
+        rlscale.agents.make("sac", obs_size=3, action_size=1, reward_scaling=True)
