@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test setup
+.PHONY: quickstart test setup reproduce
 
 $(BIN)/rlscale: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,3 +19,6 @@ quickstart: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+reproduce: setup   # P1's protocol on jax:pendulum, sweep -> fit -> predict sigma=8 -> verify (~45 min CPU)
+	$(BIN)/rlscale reproduce p1-mini

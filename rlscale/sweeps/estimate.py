@@ -30,7 +30,11 @@ def _update_flops(group: Group) -> tuple[float, float]:
                     static.get("action_repeat", 0))  # fmt: skip
     agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
                         **group.agent_static)  # fmt: skip
-    state = jax.eval_shape(agent.init, jax.random.key(0), agent.hparams)
+    def init(key):
+        state = agent.init(key, agent.hparams)
+        return state if agent.observer is None else agent.observer.init(state, static["n_envs"])
+
+    state = jax.eval_shape(init, jax.random.key(0))
     flops = update_flops(agent, state, env.obs_size, env.action_size, static["batch_size"])
     return flops, float(agent.critic_param_count(state))
 
