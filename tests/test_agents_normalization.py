@@ -45,7 +45,7 @@ def agent():
 @pytest.fixture(scope="module")
 def initial(agent):
     """One initial state (its networks do not matter to the statistics)."""
-    return agent.init(jax.random.key(0))
+    return jax.jit(agent.init)(jax.random.key(0))
 
 
 def test_rsnorm_matches_numpy_and_vmapped_equals_separate(agent, initial):
@@ -151,7 +151,7 @@ def test_host_loop_feeds_the_observer_every_env_step():
     config = loop.LoopConfig(total_steps=24, utd=1.0, batch_size=4, n_envs=N_ENVS, warmup_steps=4,
                              eval_every=24, eval_episodes=1)  # fmt: skip
     programs = host_loop.Programs(
-        jax.vmap(host_loop.make_init(agent, env, config)),
+        jax.jit(jax.vmap(host_loop.make_init(agent, env, config))),
         jax.jit(jax.vmap(host_loop.make_act(agent), in_axes=(0, 0, 0, None))), None,
         jax.jit(jax.vmap(host_loop.make_learn(agent, config), in_axes=(0, 0, 0, None))),
     )  # fmt: skip
