@@ -67,14 +67,16 @@ def _write_spec(path: Path, spec: dict, configs: list[heldout.Config]) -> Sweep:
     return load_sweep(path)
 
 
-def _phase(title: str, sweep: Sweep, root: Path, args: argparse.Namespace) -> float:
+def _phase(title: str, sweep: Sweep, root: Path, args: argparse.Namespace) -> float | None:
+    """Run one phase's sweep; its wall time in seconds, or None if it had nothing left to do."""
     start = time.perf_counter()
     print(f"[{title}] {len(sweep.runs)} runs -> {root}", flush=True)
     options = execute.RayOptions(args.address) if args.executor == "ray" else None
-    execute.run_sweep(sweep, root, None, options, not args.quiet)
+    todo = execute.run_sweep(sweep, root, None, options, not args.quiet)
     seconds = time.perf_counter() - start
-    print(f"[{title}] finished in {seconds / 60:.1f} min", flush=True)
-    return seconds
+    print(f"[{title}] {'finished in ' + f'{seconds / 60:.1f} min' if todo else 'already done'}",
+          flush=True)  # fmt: skip
+    return seconds if todo else None
 
 
 def reproduce(args: argparse.Namespace) -> int:
@@ -129,6 +131,10 @@ def summary(analysis, test: heldout.HeldOutTest, configs, tolerance: float, time
                      f"{high:+.3f}); P1 finds negative slopes")  # fmt: skip
     for c in configs:
         lines.append(f"- {c.role} σ={c.utd:g}: B={c.batch_size}, η={c.learning_rate:.3g}")
+    top = test.data_fits[max(test.data_fits)]
+    p = top.params
+    lines.append(f"- D_J(σ) on the fitted runs of the fit set, J={top.info['threshold']:.0f}: "
+                 f"D_min={p['D_min']:.3g}, α={p['alpha']:.3g}, β={p['beta']:.3g}")
     lines += ["", "| J | σ | predicted D_J [95% CI] | measured D_J [95% CI] | error | "
               "baseline D_J | baseline / fitted |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for _, r in test.comparison.iterrows():
@@ -147,7 +153,10 @@ def summary(analysis, test: heldout.HeldOutTest, configs, tolerance: float, time
         + ", ".join(f"σ={r.utd:g}: {r.relative_error:+.1%}" for _, r in headline.iterrows())
         + f" ({'within' if (headline['relative_error'].abs() <= tolerance).all() else 'outside'}"
         f" the {tolerance:.0%} target)",
-        "wall time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in times.items()),
+        "wall time of this call: " + ", ".join(
+            f"{k} {v / 60:.1f} min" if v is not None else f"{k} already done"
+            for k, v in times.items()
+        ),
     ]
     return lines
 

@@ -64,7 +64,7 @@ def test_rerunning_reproduce_trains_nothing_again(reproduced, capsys):
     capsys.readouterr()
     assert cli.main(["reproduce", *args]) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("metrics.parquet")} == before
-    assert "[2/2 fitted runs]" in capsys.readouterr().out
+    assert "[2/2 fitted runs] already done" in capsys.readouterr().out
 
 
 def test_a_held_out_sigma_inside_the_grid_is_refused_before_anything_runs(tmp_path, capsys):
