@@ -1,4 +1,4 @@
-"""Held-out test (`rlscale reproduce` step 4) on synthetic sweeps with a known D(σ), B*(σ), η*(σ)."""
+"""Held-out test (`rlscale reproduce` step 4) on synthetic sweeps of known D(σ), B*(σ), η*(σ)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""`rlscale reproduce` end to end on a tiny grid: sweep -> fits -> fitted runs -> held-out verdict."""
+"""`rlscale reproduce` end to end on a tiny grid: sweep, fits, fitted runs, held-out verdict."""
 
 import pandas as pd
 import pytest
@@ -59,7 +59,7 @@ def test_reproduce_runs_both_phases_and_writes_the_verdict(reproduced, capsys):
 
 
 def test_rerunning_reproduce_trains_nothing_again(reproduced, capsys):
-    code, out, args = reproduced
+    _, out, args = reproduced
     before = {p: p.stat().st_mtime_ns for p in out.rglob("metrics.parquet")}
     capsys.readouterr()
     assert cli.main(["reproduce", *args]) == 0

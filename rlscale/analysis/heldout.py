@@ -76,17 +76,17 @@ def baseline_config(analysis: Analysis, utd: float, threshold_index: int) -> tup
         raise AnalysisError("the grid has no data-to-threshold table")
     rows = table[np.isclose(table["utd"], utd)]
     if rows.empty:
-        raise AnalysisError(f"baseline σ={utd} is not in the grid's σ values {analysis.meta['utds']}")
+        utds = analysis.meta["utds"]
+        raise AnalysisError(f"baseline σ={utd} is not in the grid's σ values {utds}")
     if not np.isfinite(rows["time"]).any():
         raise AnalysisError(f"no grid config reached any threshold at baseline σ={utd}")
     index = int(threshold_index % (rows["threshold_index"].max() + 1))
     horizon = 2.0 * float(rows.loc[np.isfinite(rows["time"]), "time"].max())
     ranked = rows.assign(finite=rows["time"].where(np.isfinite(rows["time"]), horizon))
-    score = ranked.groupby(["batch_size", "learning_rate"]).apply(
-        lambda g: (float(g.loc[g["threshold_index"] == index, "finite"].iloc[0]), g["finite"].mean()),
-        include_groups=False,
-    )
-    batch, rate = min(score.index, key=lambda k: score[k])
+    at_index = ranked[ranked["threshold_index"] == index].groupby(["batch_size", "learning_rate"])
+    mean = ranked.groupby(["batch_size", "learning_rate"])["finite"].mean()
+    score = {k: (float(at_index.get_group(k)["finite"].iloc[0]), mean[k]) for k in mean.index}
+    batch, rate = min(score, key=score.get)
     return int(batch), float(rate)
 
 

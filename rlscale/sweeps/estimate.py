@@ -93,7 +93,8 @@ def describe(table: pd.DataFrame, rate: float | None, where: str = "") -> list[s
     slowest = table.loc[hours.idxmax()]
     lines.append(f"device-hours at the measured {rate:.3g} FLOP/s{where}: {_hours(hours.sum())} "
                  f"(one device, groups back to back); largest group {_hours(hours.max())} "
-                 f"({slowest['env']}, σ={slowest['utd']:g}, B={slowest['batch_size']})")  # fmt: skip
+                 f"({slowest['env']}, σ={slowest['utd']:g}, "
+                 f"B={slowest['batch_size']})")  # fmt: skip
     return lines
 
 

@@ -19,16 +19,20 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
 from rlscale import agents, envs, replay
 from rlscale.agents.base import Agent
 from rlscale.envs.host import HostEnv, copy_seeds, make_vector
 from rlscale.sweeps.plan import Group
-from rlscale.training.flops import update_flops
 from rlscale.training.loop import LoopConfig, guarded_update, updates_after
-from rlscale.training.runner import GroupResult, _rows, initial_inputs
+from rlscale.training.runner import (
+    GroupResult,
+    _rows,
+    initial_inputs,
+    progress_bar,
+    result,
+    static_metrics,  # fmt: skip
+)
 from rlscale.types import Transition
 
 COLLECT_STEPS = 16  # target env transitions per run between two update calls (the policy lag)
@@ -261,15 +265,9 @@ def run_host_group(
     state = programs.init(keys, hparams)
     programs = _compile(programs, state, env, config, runs)
     compile_seconds = time.perf_counter() - start
-    one_state = jax.tree.map(lambda x: x[0], state.agent_state)
-    extra = {
-        "compute/flops_per_update": update_flops(agent, one_state, env.obs_size, env.action_size,
-                                                 config.batch_size),
-        "model/critic_params": float(agent.critic_param_count(one_state)),
-    }  # fmt: skip
+    extra = static_metrics(agent, state.agent_state, env, config.batch_size)
     rows: list[dict] = []
-    bar = tqdm(total=config.total_steps * runs, unit="step", unit_scale=True, disable=not progress,
-               desc=f"{group.static['env']} utd={config.utd} x{runs}")  # fmt: skip
+    bar = progress_bar(group, progress)
     clock, obs = Clock(), train_env.observe()
     start = time.perf_counter()
     try:
@@ -296,9 +294,4 @@ def run_host_group(
         bar.close()
         train_env.close()
         eval_env.close()
-    frame = pd.DataFrame(rows)
-    frames = {run.run_id: frame[frame.run_id == run.run_id].reset_index(drop=True)
-              for run in group.runs}  # fmt: skip
-    return GroupResult(frames, compile_seconds, time.perf_counter() - start,
-                       extra["compute/flops_per_update"], int(extra["model/critic_params"]),
-                       timings=clock.seconds)  # fmt: skip
+    return result(group, rows, compile_seconds, time.perf_counter() - start, extra, clock.seconds)

@@ -32,6 +32,33 @@ class GroupResult:
     timings: dict[str, float] | None = None  # host envs: wall seconds in env/act/update/eval
 
 
+def static_metrics(agent: agents.Agent, agent_state, env, batch_size: int) -> dict[str, float]:
+    """Per-run constants logged on every row: FLOPs of one update and the critic size N, read
+    from the first run's state (every run of a group has the same shapes)."""
+    one = jax.tree.map(lambda x: x[0], agent_state)
+    return {
+        "compute/flops_per_update": update_flops(agent, one, env.obs_size, env.action_size,
+                                                 batch_size),
+        "model/critic_params": float(agent.critic_param_count(one)),
+    }  # fmt: skip
+
+
+def progress_bar(group: Group, progress: bool) -> tqdm:
+    return tqdm(total=group.loop.total_steps * len(group.runs), unit="step", unit_scale=True,
+                disable=not progress, desc=f"{group.static['env']} utd={group.loop.utd} "
+                f"x{len(group.runs)}")  # fmt: skip
+
+
+def result(group: Group, rows: list[dict], compile_seconds: float, train_seconds: float,
+           extra: dict[str, float], timings: dict[str, float] | None = None) -> GroupResult:
+    """The rows split per run, with the group's timings and constants."""
+    frame = pd.DataFrame(rows)
+    frames = {run.run_id: frame[frame.run_id == run.run_id].reset_index(drop=True)
+              for run in group.runs}  # fmt: skip
+    return GroupResult(frames, compile_seconds, train_seconds, extra["compute/flops_per_update"],
+                       int(extra["model/critic_params"]), timings)  # fmt: skip
+
+
 def build(group: Group):
     """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet."""
     static = group.static
@@ -88,15 +115,9 @@ def run_group(
     state = init(keys, hparams)
     compiled = chunk.lower(state, jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - start
-    one_state = jax.tree.map(lambda x: x[0], state.agent_state)
-    extra = {
-        "compute/flops_per_update": update_flops(agent, one_state, env.obs_size, env.action_size,
-                                                 loop.batch_size),
-        "model/critic_params": float(agent.critic_param_count(one_state)),
-    }  # fmt: skip
+    extra = static_metrics(agent, state.agent_state, env, loop.batch_size)
     rows: list[dict] = []
-    bar = tqdm(total=loop.total_steps * len(group.runs), unit="step", unit_scale=True,
-               disable=not progress, desc=f"{group.static['env']} utd={loop.utd} x{len(group.runs)}")
+    bar = progress_bar(group, progress)
     start = time.perf_counter()
     for index in range(loop.n_chunks):
         state, metrics = compiled(state, jnp.int32(index * loop.iterations_per_chunk))
@@ -110,8 +131,4 @@ def run_group(
         if on_chunk is not None:
             on_chunk(index)
     bar.close()
-    frame = pd.DataFrame(rows)
-    frames = {run.run_id: frame[frame.run_id == run.run_id].reset_index(drop=True)
-              for run in group.runs}  # fmt: skip
-    return GroupResult(frames, compile_seconds, time.perf_counter() - start,
-                       extra["compute/flops_per_update"], int(extra["model/critic_params"]))
+    return result(group, rows, compile_seconds, time.perf_counter() - start, extra)
