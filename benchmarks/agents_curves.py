@@ -23,8 +23,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--critic-width", type=int, default=0, help="0 = the preset's width")
     parser.add_argument("--out", default="results/agents_curves")
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     args = parser.parse_args()
-    for preset in PRESETS:
+    for preset in args.presets:
         path = Path("agents") / f"{preset}.yaml"
         overrides = {"env": args.env, "steps": args.steps, "eval_every": max(args.steps // 20, 1000)}
         if args.critic_width:
