@@ -22,14 +22,11 @@ from rlscale.sweeps.plan import Group
 def _update_flops(group: Group) -> tuple[float, float]:
     import jax
 
-    from rlscale import agents, envs
     from rlscale.training.flops import update_flops
 
     static = group.static
-    env = envs.make(static["env"], static["max_episode_steps"] or None,
-                    static.get("action_repeat", 0))  # fmt: skip
-    agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
-                        **group.agent_static)  # fmt: skip
+    env, agent = group.env_and_agent()
+
     def init(key):
         state = agent.init(key, agent.hparams)
         return state if agent.observer is None else agent.observer.init(state, static["n_envs"])

@@ -47,6 +47,17 @@ class Group:
         fields = registry.static_fields(self.static["agent"])
         return {k: self.static[k] for k in fields}
 
+    def env_and_agent(self):
+        """The group's env and agent, made from its static config (one place for every user)."""
+        from rlscale import agents, envs
+
+        static = self.static
+        env = envs.make(static["env"], static["max_episode_steps"] or None,
+                        static.get("action_repeat", 0))  # fmt: skip
+        agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
+                            **self.agent_static)  # fmt: skip
+        return env, agent
+
     @property
     def loop(self) -> LoopConfig:
         names = [f.name for f in dataclasses.fields(LoopConfig)]
@@ -72,13 +83,11 @@ def run_bytes(group: Group) -> int:
     target and optimizer state), measured by abstract evaluation, so nothing is allocated."""
     import jax  # local: planning without a memory budget needs no tracing
 
-    from rlscale import agents, envs
+    from rlscale import envs
     from rlscale.training import host_loop, loop
 
     make_init = host_loop.make_init if envs.is_host(group.static["env"]) else loop.make_init
-    env = envs.make(group.static["env"], group.static["max_episode_steps"] or None)
-    agent = agents.make(group.static["agent"], obs_size=env.obs_size,
-                        action_size=env.action_size, **group.agent_static)  # fmt: skip
+    env, agent = group.env_and_agent()
     state = jax.eval_shape(make_init(agent, env, group.loop), jax.random.key(0), agent.hparams)
     return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(state))
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlscale import agents, envs, replay
+from rlscale import replay
 from rlscale.agents.base import Agent
 from rlscale.envs.host import HostEnv, copy_seeds, make_vector
 from rlscale.sweeps.plan import Group
@@ -132,11 +132,8 @@ class Programs(NamedTuple):
 
 
 def build(group: Group) -> tuple[HostEnv, Agent, Programs]:
-    static, config = group.static, group.loop
-    env = envs.make(static["env"], static["max_episode_steps"] or None,
-                    static.get("action_repeat", 0))  # fmt: skip
-    agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
-                        **group.agent_static)  # fmt: skip
+    config = group.loop
+    env, agent = group.env_and_agent()
     deterministic = jax.vmap(lambda params, obs: agent.act(params, obs, jax.random.key(0), True))
     return env, agent, Programs(
         jax.jit(jax.vmap(make_init(agent, env, config))),

@@ -61,11 +61,7 @@ def result(group: Group, rows: list[dict], compile_seconds: float, train_seconds
 
 def build(group: Group):
     """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet."""
-    static = group.static
-    env = envs.make(static["env"], static["max_episode_steps"] or None,
-                    static.get("action_repeat", 0))
-    agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
-                        **group.agent_static)  # fmt: skip
+    env, agent = group.env_and_agent()
     init = jax.jit(jax.vmap(make_init(agent, env, group.loop)))
     chunk = jax.jit(jax.vmap(make_chunk(agent, env, group.loop), in_axes=(0, None)),
                     donate_argnums=0)  # fmt: skip
