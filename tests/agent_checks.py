@@ -1,6 +1,7 @@
 """Checks every agent test file runs (tests/test_agents_*.py): `vmap(update)` over runs equals the
 runs one by one, finite metrics, actions in bounds, the critic parameter count against its closed
-form, and the pendulum learning run. Each file builds its agent and calls these.
+form, and the pendulum learning run. Each file builds its agent and calls these. Also the counting
+agent the driver tests (test_loop.py, test_host_loop.py) check schedules with.
 
 Compile time dominates these tests on a CPU, so `run_updates` compiles exactly two programs per
 agent (the vmapped update and the single-run update) and everything else reads its results.
@@ -8,6 +9,7 @@ agent (the vmapped update and the single-run update) and everything else reads i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -15,12 +17,55 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlscale.agents.base import Agent
+from rlscale.agents.base import Agent, Resets
 from rlscale.config import resolve
 from rlscale.training.train import train
 from rlscale.types import Transition
 
 OBS, ACT = 3, 1
+TRACES: list[str] = []  # appended when a counting agent's update is traced
+RESET_MARK = 1000  # what a counting agent's reset adds to its count
+
+
+class CountHParams(NamedTuple):
+    learning_rate: float = 0.1
+
+
+class CountState(NamedTuple):
+    params: jax.Array
+    count: jax.Array
+    hparams: CountHParams
+
+
+@dataclasses.dataclass(frozen=True)
+class CountConfig:
+    obs_size: int
+    action_size: int
+
+
+def make_counting_agent(config: CountConfig, hparams: CountHParams = CountHParams(),
+                        reset_at: tuple[int, ...] = (),
+                        on_reset: Callable | None = None) -> Agent:  # fmt: skip
+    """An agent that only counts its updates (brax's call-counting test env, for agents), for
+    the drivers' schedules. Its resets at `reset_at` add RESET_MARK to the count and call
+    `on_reset(count)` each time one is executed."""
+
+    def init(key, hp=None):
+        return CountState(jnp.zeros(()), jnp.zeros((), jnp.int32), hp or hparams)
+
+    def act(params, obs, key, deterministic):
+        return jnp.zeros((*obs.shape[:-1], config.action_size))
+
+    def update(state, batch, key):
+        TRACES.append("update")  # runs at trace time only
+        return state._replace(count=state.count + 1), {"critic/loss": jnp.mean(batch.reward)}
+
+    def reset(state, key):
+        jax.debug.callback(on_reset, state.count)
+        return state._replace(count=state.count + RESET_MARK)
+
+    resets = Resets(reset_at, reset) if reset_at else None
+    return Agent(init, act, update, hparams, config, lambda state: 1, resets=resets)
 
 
 def make_batch(key: jax.Array, obs_size: int = OBS, action_size: int = ACT,

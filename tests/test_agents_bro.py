@@ -1,6 +1,8 @@
-"""Agent 'bro': vmap(update) == separate updates across a full reset, finite metrics, the reset
-schedule, and a pendulum learning check."""
+"""Agent 'bro': vmap(update) == separate updates, finite metrics, what its reset re-initialises and
+keeps (the drivers schedule it: tests/test_loop.py), and a pendulum learning check."""
 
+import jax
+import numpy as np
 import pytest
 from agent_checks import (
     ACT,
@@ -19,7 +21,7 @@ RESET_AT, UPDATES = 2, 4
 
 @pytest.fixture(scope="module")
 def run():
-    """Four updates of two runs with a full reset after update 2, vmapped and one by one."""
+    """Four updates of two runs, vmapped and one by one."""
     agent = make("bro", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
                  critic_depth=1, n_bins=8, reset_updates=(RESET_AT,))  # fmt: skip
     return run_updates(agent, updates=UPDATES)
@@ -34,15 +36,22 @@ def test_metrics_finite_act_in_bounds_and_param_count(run):
     assert_critic_param_count(run)
 
 
-def test_reset_keeps_update_count(run):
+def test_reset_reinitialises_everything_but_the_update_counts(run):
     """Regression: the reset re-initialised SACState.step to 0, which `update` copies into the
-    schedule counter, so the first reset fired again every reset_updates[0] updates forever
-    (here: again at update 4, leaving both counters at 0)."""
-    for run_states, run_metrics in zip(run.separate_states, run.separate_metrics):
-        state = run_states[-1]
-        assert int(state.step) == UPDATES and int(state.sac.step) == UPDATES
-        assert [int(m["bro/resets"]) for m in run_metrics] == [0, 1, 1, 1]
-    assert run.metrics[-1]["bro/resets"].tolist() == [1, 1]  # vmapped too
+    schedule counter, so the first reset fired again every reset_updates[0] updates forever."""
+    trained = run.separate_states[0][-1]
+    key = jax.random.key(7)
+    reset, fresh = jax.jit(lambda s: (run.agent.resets.apply(s, key),
+                                      run.agent.init(key, s.sac.hparams)))(trained)  # fmt: skip
+    assert run.agent.resets.at_updates == (RESET_AT,)
+    assert int(reset.step) == UPDATES and int(reset.sac.step) == UPDATES
+    leaves = lambda a, b: zip(jax.tree.leaves(a), jax.tree.leaves(b))  # noqa: E731
+    same = lambda a, b: all(np.allclose(x, y, atol=1e-6) for x, y in leaves(a, b))  # noqa: E731
+    assert same(reset.sac.critic_params, fresh.sac.critic_params)
+    assert same(reset.optimistic_params, fresh.optimistic_params)
+    assert same(reset.duals, fresh.duals)
+    assert not same(trained.sac.critic_params, fresh.sac.critic_params)
+    assert [int(m["bro/resets"]) for m in run.separate_metrics[0]] == [0, 1, 1, 1]
 
 
 @pytest.mark.slow

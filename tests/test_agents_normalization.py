@@ -150,11 +150,7 @@ def test_host_loop_feeds_the_observer_every_env_step():
     agent = _no_update(make("simbav2", obs_size=env.obs_size, **TINY))
     config = loop.LoopConfig(total_steps=24, utd=1.0, batch_size=4, n_envs=N_ENVS, warmup_steps=4,
                              eval_every=24, eval_episodes=1)  # fmt: skip
-    programs = host_loop.Programs(
-        jax.jit(jax.vmap(host_loop.make_init(agent, env, config))),
-        jax.jit(jax.vmap(host_loop.make_act(agent), in_axes=(0, 0, 0, None))), None,
-        jax.jit(jax.vmap(host_loop.make_learn(agent, config), in_axes=(0, 0, 0, None))),
-    )  # fmt: skip
+    programs = host_loop.make_programs(agent, env, config)
     hparams = jax.tree.map(lambda x: jnp.asarray([x]), agent.hparams)
     state = programs.init(jax.random.key(0)[None], hparams)
     vector = VectorEnv(env, copy_seeds(0, N_ENVS, 0))

@@ -42,7 +42,7 @@ def test_time_limit_is_truncation_not_termination_and_resets():
 
 def test_reset_is_deterministic_per_key_and_in_range():
     env = make("jax:pendulum")
-    (s1, o1), (s2, o2) = env.reset(jax.random.key(3)), env.reset(jax.random.key(3))
+    (s1, o1), (_, o2) = env.reset(jax.random.key(3)), env.reset(jax.random.key(3))
     np.testing.assert_array_equal(o1, o2)
     assert abs(float(s1[0])) <= np.pi and abs(float(s1[1])) <= 1.0
     assert o1.shape == (env.obs_size,)

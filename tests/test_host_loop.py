@@ -1,14 +1,17 @@
 """The host-env driver: the same rows as the compiled driver, the sigma schedule, truncation
 stored with its true successor, and (slow) SAC learning dm_control cartpole-swingup."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from agent_checks import RESET_MARK, CountConfig, CountHParams, make_counting_agent
 
-from rlscale import config
+from rlscale import config, envs
 from rlscale.envs.host import VectorEnv, copy_seeds
 from rlscale.sweeps.plan import group_runs, seed_runs
 from rlscale.training import host_loop
-from rlscale.training.loop import updates_after
+from rlscale.training.loop import LoopConfig, reset_iterations, updates_after
 from rlscale.training.runner import run_group
 
 TINY = {"steps": 400, "eval_every": 200, "warmup_steps": 100, "batch_size": 32, "utd": 0.5,
@@ -99,3 +102,24 @@ def test_sac_learns_dmc_cartpole_swingup():
     frame = next(iter(run_group(group, progress=False).frames.values()))
     returns = frame[frame.metric == "eval/return"].value.to_numpy()
     assert returns[-1] > 200 and returns[-1] > returns[0] + 100
+
+
+def test_host_resets_where_the_compiled_loop_does():
+    """The same schedule as the compiled loop's reset test (there: a reset after update 6 of
+    each non-diverged run), here applied inside the update call of a collection block, [5, 10)."""
+    env, calls = envs.make("dmc:cartpole-swingup", 10), []
+    agent = make_counting_agent(CountConfig(env.obs_size, env.action_size), reset_at=(5,),
+                                on_reset=calls.append)  # fmt: skip
+    loop = LoopConfig(total_steps=40, utd=0.75, batch_size=4, n_envs=2, warmup_steps=4,
+                      eval_every=40, eval_episodes=1)  # fmt: skip
+    assert host_loop.block_iterations(loop) == 5 and reset_iterations(loop, (5,)) == (5,)
+    programs = host_loop.make_programs(agent, env, loop)
+    state = programs.init(jax.random.split(jax.random.key(0), 3), CountHParams(jnp.ones(3)))
+    state = state._replace(diverged=jnp.array([False, False, True]))
+    vector = VectorEnv(env, copy_seeds(0, 3 * loop.n_envs, 0))
+    resets = reset_iterations(loop, (5,))
+    state, _, _ = host_loop.train_chunk(programs, state, vector, vector.observe(), 0, loop,
+                                        host_loop.Clock(), resets)  # fmt: skip
+    assert [int(c) for c in calls] == [6, 6, 0]  # the diverged run stopped counting at 0
+    total = updates_after(loop, loop.iterations_per_chunk)
+    assert state.agent_state.count.tolist() == [total + RESET_MARK] * 2 + [0]

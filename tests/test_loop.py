@@ -1,54 +1,29 @@
-"""The compiled training loop: the sigma schedule against a Python reference, one trace per group,
-and SAC actually learning the embedded Pendulum."""
-
-import dataclasses
-from typing import NamedTuple
+"""The compiled training loop: the sigma schedule against a Python reference, agent resets as a
+branch taken only when due, one trace per group, and SAC actually learning the embedded Pendulum."""
 
 import jax
 import jax.numpy as jnp
 import pytest
+from agent_checks import (
+    RESET_MARK,
+    TRACES,
+    CountConfig,
+    CountHParams,
+    make_counting_agent,  # fmt: skip
+)
 
 from rlscale import config, envs
 from rlscale.agents import registry
-from rlscale.agents.base import Agent
 from rlscale.sweeps.plan import group_runs, seed_runs
-from rlscale.training.train import train
-from rlscale.training.loop import LoopConfig, make_chunk, make_init, updates_after
+from rlscale.training.loop import (
+    LoopConfig,
+    make_chunk,
+    make_init,
+    reset_iterations,
+    updates_after,  # fmt: skip
+)
 from rlscale.training.runner import run_group
-
-TRACES: list[str] = []
-
-
-class CountHParams(NamedTuple):
-    learning_rate: float = 0.1
-
-
-class CountState(NamedTuple):
-    params: jax.Array
-    count: jax.Array
-    hparams: CountHParams
-
-
-def make_counting_agent(config, hparams=CountHParams()) -> Agent:
-    """An agent that only counts its updates (brax's call-counting test env, for agents)."""
-
-    def init(key, hp=None):
-        return CountState(jnp.zeros(()), jnp.zeros((), jnp.int32), hp or hparams)
-
-    def act(params, obs, key, deterministic):
-        return jnp.zeros((*obs.shape[:-1], config.action_size))
-
-    def update(state, batch, key):
-        TRACES.append("update")  # runs at trace time only
-        return state._replace(count=state.count + 1), {"critic/loss": jnp.mean(batch.reward)}
-
-    return Agent(init, act, update, hparams, config, lambda state: 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class CountConfig:
-    obs_size: int
-    action_size: int
+from rlscale.training.train import train
 
 
 @pytest.mark.parametrize(
@@ -68,6 +43,36 @@ def test_update_schedule_matches_python_reference(utd, n_envs):
         assert state.agent_state.count.tolist() == [expected, expected]
     # sigma = updates per env transition, after the warm-up transitions.
     assert abs(int(state.agent_state.count[0]) - utd * (120 - 10)) <= max(1, n_envs * utd)
+
+
+@pytest.mark.parametrize(("utd", "n_envs"), [(1.0, 1), (0.75, 2), (3.0, 1), (0.3, 1)])
+def test_reset_iterations_are_the_first_to_reach_each_count(utd, n_envs):
+    loop = LoopConfig(total_steps=600, utd=utd, batch_size=4, n_envs=n_envs, warmup_steps=10)
+    counts = (1, 5, 7, 30, 31)
+    reached = [updates_after(loop, t + 1) for t in reset_iterations(loop, counts)]
+    before = [updates_after(loop, t) for t in reset_iterations(loop, counts)]
+    assert all(b < k <= r for b, k, r in zip(before, counts, reached)), (before, reached)
+
+
+def test_resets_branch_only_when_due_and_spare_diverged_runs():
+    """Regression: BRO decided its reset inside `update` from each run's counter, a select under
+    vmap, so every update of a vmapped group ran a full re-init. The driver now branches on the
+    unbatched iteration: the reset runs once per run (the callback counts executions), at the
+    first iteration whose updates reach the count (1.5 per iteration: 5 -> after update 6), and
+    leaves the diverged run as it froze."""
+    env, calls = envs.make("jax:pendulum"), []
+    agent = make_counting_agent(CountConfig(env.obs_size, env.action_size), reset_at=(5,),
+                                on_reset=calls.append)  # fmt: skip
+    loop = LoopConfig(total_steps=40, utd=0.75, batch_size=4, n_envs=2, warmup_steps=4,
+                      eval_every=40, eval_episodes=1)  # fmt: skip
+    state = jax.jit(jax.vmap(make_init(agent, env, loop)))(
+        jax.random.split(jax.random.key(0), 3), CountHParams(jnp.ones(3)))
+    state = state._replace(diverged=jnp.array([False, False, True]))
+    chunk = jax.jit(jax.vmap(make_chunk(agent, env, loop), in_axes=(0, None)))
+    state, _ = chunk(state, jnp.int32(0))
+    assert [int(c) for c in calls] == [6, 6, 0]  # the diverged run stopped counting at 0
+    total = updates_after(loop, loop.iterations_per_chunk)
+    assert state.agent_state.count.tolist() == [total + RESET_MARK] * 2 + [0]
 
 
 def test_one_trace_per_group_and_no_retrace_across_chunks(monkeypatch):

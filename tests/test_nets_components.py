@@ -1,4 +1,5 @@
-"""Network components: SimbaV2 projection, BatchRenorm, SoftMoE routing, parameter-count formulas."""
+"""Network components: the LAPACK-free orthogonal init, SimbaV2 projection, BatchRenorm, SoftMoE
+routing, parameter-count formulas."""
 
 import jax
 import jax.numpy as jnp
@@ -6,10 +7,28 @@ import numpy as np
 import pytest
 
 from rlscale.agents.registry import make
+from rlscale.nets import orthogonal
 from rlscale.nets.batchrenorm import BatchRenorm
 from rlscale.nets.softmoe import SoftMoE, route
 
 OBS, ACT = 3, 1
+
+
+@pytest.mark.parametrize("block", [orthogonal.BLOCK, 8])
+def test_lapack_free_orthogonal_matches_flax(monkeypatch, block):
+    """Against flax's LAPACK QR: shapes within one panel, across panels (block 8: 200 columns =
+    25 panels), with padded columns and padded rows (70 columns -> 72; 100 rows < 128 at block
+    64), transposed kernels and 3-d kernels."""
+    import flax.linen as nn
+
+    monkeypatch.setattr(orthogonal, "BLOCK", block)
+    key = jax.random.PRNGKey(3)
+    cases = (((64, 256), 0), ((256, 64), 0), ((5, 32), 0), ((32, 32), -1), ((3, 4, 5), -1),
+             ((300, 200), -1), ((100, 70), -1), ((70, 100), -1))  # fmt: skip
+    for shape, axis in cases:
+        want = nn.initializers.orthogonal(1.5, column_axis=axis)(key, shape)
+        got = jax.jit(orthogonal.orthogonal(1.5, column_axis=axis), static_argnums=1)(key, shape)
+        np.testing.assert_allclose(got, want, atol=5e-5, err_msg=str(shape))
 
 
 def test_batchrenorm_is_batchnorm_in_warmup_and_clips_after():

@@ -35,6 +35,22 @@ class Observer(NamedTuple):
     update: Callable[[AgentState, Transition, jax.Array], AgentState]
 
 
+class Resets(NamedTuple):
+    """Full re-initialisations at fixed update counts (BRO). The drivers apply them, not
+    `update`: they know from the unbatched loop counter which iteration's updates reach each count,
+    so a vmapped group branches to `apply` only then. Deciding inside `update` from each run's own
+    counter made the branch a select under vmap, and every update paid for a full init.
+
+    at_updates: reset once the update count reaches each of these (at the end of that env step's
+        updates, so up to sigma * n_envs - 1 updates later; BRO's own schedule is in env steps).
+    apply: (state, key) -> state re-initialised, keeping what must survive a reset (update
+        counters, hyperparameters, stream statistics).
+    """
+
+    at_updates: tuple[int, ...]
+    apply: Callable[[AgentState, PRNGKey], AgentState]
+
+
 class Agent(NamedTuple):
     """init(key, hparams=None) -> state; act(params, obs, key, deterministic) -> action in [-1, 1];
     update(state, batch, key) -> (state, metrics). `state.params` is what `act` needs.
@@ -43,6 +59,7 @@ class Agent(NamedTuple):
     config: the static config the agent was made from.
     critic_param_count: state -> parameters of one critic, the N of the scaling laws.
     observer: None, or the per-env-step hook (`Observer`) of an agent with stream statistics.
+    resets: None, or the scheduled full re-initialisations (`Resets`) the drivers apply.
     """
 
     init: Callable[..., AgentState]
@@ -52,6 +69,7 @@ class Agent(NamedTuple):
     config: Any
     critic_param_count: Callable[[AgentState], int]
     observer: Observer | None = None
+    resets: Resets | None = None
 
 
 def adam(b1: float = 0.9) -> optax.GradientTransformation:

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rlscale.agents.base import Agent, adam, apply_gradients, count_params
+from rlscale.agents.base import Agent, Resets, adam, apply_gradients, count_params
 from rlscale.agents.sac import SACConfig, SACHParams, SACState, make_sac_steps
 from rlscale.nets.bronet import BroNet
 from rlscale.nets.orthogonal import orthogonal
@@ -153,24 +153,23 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
                        "optimism/kl_weight": kl_weight}  # fmt: skip
 
     def update(state: BROState, batch: Transition, key: PRNGKey):
-        key_critic, key_actor, key_optimism, key_reset = jax.random.split(key, 4)
+        key_critic, key_actor, key_optimism = jax.random.split(key, 3)
         sac, critic_metrics = steps.critic_step(state.sac, batch, key_critic)
         sac, actor_metrics = steps.actor_step(sac, batch, key_actor)
         state, optimism_metrics = optimistic_step(state._replace(sac=sac), batch, key_optimism)
         sac = steps.temperature_step(state.sac, actor_metrics["actor/entropy"])
         sac, metrics = steps.finish(sac, {**critic_metrics, **actor_metrics, **optimism_metrics})
         state = state._replace(sac=sac, step=sac.step)
-        # Full reset of every network, optimiser and dual (buffer kept), BRO `bro_learner.py`.
-        due = jnp.isin(state.step, jnp.asarray(config.reset_updates, jnp.int32))
-
-        def fresh(s: BROState) -> BROState:  # keep both update counters: the reset schedule
-            new = init(key_reset, s.sac.hparams)  # reads them, so zeroing re-arms the same reset
-            return new._replace(sac=new.sac._replace(step=s.sac.step), step=s.step)
-
-        state = jax.lax.cond(due, fresh, lambda s: s, state)
         return state, {**metrics, "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates))}
+
+    def reset(state: BROState, key: PRNGKey) -> BROState:
+        """Every network, optimiser and dual afresh, buffer kept (BRO `bro_learner.py`). Both update
+        counters survive: the schedule reads them, and zeroing would re-arm the same reset."""
+        new = init(key, state.sac.hparams)
+        return new._replace(sac=new.sac._replace(step=state.sac.step), step=state.step)
 
     def critic_param_count(state: BROState) -> int:
         return count_params(state.sac.critic_params) // config.n_critics
 
-    return Agent(init, act, update, hparams, config, critic_param_count)
+    return Agent(init, act, update, hparams, config, critic_param_count,
+                 resets=Resets(config.reset_updates, reset))

@@ -24,7 +24,13 @@ from rlscale import replay
 from rlscale.agents.base import Agent
 from rlscale.envs.host import HostEnv, copy_seeds, make_vector
 from rlscale.sweeps.plan import Group
-from rlscale.training.loop import LoopConfig, guarded_update, updates_after
+from rlscale.training.loop import (
+    LoopConfig,
+    apply_reset,
+    guarded_update,
+    reset_iterations,
+    updates_after,  # fmt: skip
+)
 from rlscale.training.runner import (
     GroupResult,
     _rows,
@@ -91,9 +97,10 @@ def make_act(agent: Agent):
 
 
 def make_learn(agent: Agent, config: LoopConfig):
-    """(state, transitions [k, ...], done [k], n_updates) -> state: store, let the agent's observer
-    see the k = block * n_envs transitions step by step (rows are env-major, as `collect` stacks
-    them), then n guarded updates."""
+    """(state, transitions [k, ...], done [k], n_updates, reset_after) -> state: store, let the
+    agent's observer see the k = block * n_envs transitions step by step (rows are env-major, as
+    `collect` stacks them), then n guarded updates, with the agent's reset after update number
+    `reset_after` (never when it is -1)."""
 
     def observe(state: HostState, transitions: Transition, done: jax.Array) -> HostState:
         def by_step(x: jax.Array) -> jax.Array:  # [n_envs * block, ...] -> [block, n_envs, ...]
@@ -105,23 +112,37 @@ def make_learn(agent: Agent, config: LoopConfig):
         inputs = jax.tree.map(by_step, (transitions, done))
         return state._replace(agent_state=jax.lax.scan(step, state.agent_state, inputs)[0])
 
-    def update_once(_, state: HostState) -> HostState:
+    def update_once(i: jax.Array, state: HostState, reset_after: jax.Array) -> HostState:
         key, key_sample, key_update = jax.random.split(state.key, 3)
         batch = replay.sample(state.buffer, key_sample, config.batch_size)
         agent_state, metrics, diverged = guarded_update(
             agent, state.agent_state, state.last_metrics, state.diverged, batch, key_update
         )
-        return state._replace(agent_state=agent_state, key=key, last_metrics=metrics,
-                              diverged=diverged)  # fmt: skip
+        state = state._replace(agent_state=agent_state, key=key, last_metrics=metrics,
+                               diverged=diverged)  # fmt: skip
+        if agent.resets is None:
+            return state
+        key_reset = jax.random.fold_in(key_update, 1)
+        reset = lambda s: s._replace(  # noqa: E731
+            agent_state=apply_reset(agent, s.agent_state, s.diverged, key_reset))
+        return jax.lax.cond(i + 1 == reset_after, reset, lambda s: s, state)  # unbatched: a branch
 
     def learn(state: HostState, transitions: Transition, done: jax.Array,
-              n_updates: jax.Array) -> HostState:  # fmt: skip
+              n_updates: jax.Array, reset_after: jax.Array) -> HostState:  # fmt: skip
         state = state._replace(buffer=replay.add(state.buffer, transitions))
         if agent.observer is not None:
             state = observe(state, transitions, done)
-        return jax.lax.fori_loop(0, n_updates, update_once, state)
+        return jax.lax.fori_loop(0, n_updates, lambda i, s: update_once(i, s, reset_after), state)
 
     return learn
+
+
+def block_reset(config: LoopConfig, resets: tuple[int, ...], begin: int, block: int) -> int:
+    """`learn`'s reset_after for the block of iterations [begin, begin + block): the update, counted
+    from the block's first, whose iteration a reset ends (`loop.reset_iterations`), else -1.
+    Resets due within one block collapse into its last."""
+    due = [t for t in resets if begin <= t < begin + block]
+    return updates_after(config, due[-1] + 1) - updates_after(config, begin) if due else -1
 
 
 class Programs(NamedTuple):
@@ -131,16 +152,21 @@ class Programs(NamedTuple):
     learn: Callable
 
 
-def build(group: Group) -> tuple[HostEnv, Agent, Programs]:
-    config = group.loop
-    env, agent = group.env_and_agent()
+def make_programs(agent: Agent, env: HostEnv, config: LoopConfig) -> Programs:
+    """The jitted programs of a group of runs (vmapped over runs), not compiled yet."""
     deterministic = jax.vmap(lambda params, obs: agent.act(params, obs, jax.random.key(0), True))
-    return env, agent, Programs(
+    return Programs(
         jax.jit(jax.vmap(make_init(agent, env, config))),
         jax.jit(jax.vmap(make_act(agent), in_axes=(0, 0, 0, None))),
         jax.jit(deterministic),
-        jax.jit(jax.vmap(make_learn(agent, config), in_axes=(0, 0, 0, None)), donate_argnums=0),
-    )
+        jax.jit(jax.vmap(make_learn(agent, config), in_axes=(0, 0, 0, None, None)),
+                donate_argnums=0),
+    )  # fmt: skip
+
+
+def build(group: Group) -> tuple[HostEnv, Agent, Programs]:
+    env, agent = group.env_and_agent()
+    return env, agent, make_programs(agent, env, group.loop)
 
 
 class Clock:
@@ -190,8 +216,9 @@ def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, itera
 
 
 def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, index: int,
-                config: LoopConfig, clock: Clock):  # fmt: skip
-    """One chunk of collection blocks, each followed by one call doing its due updates.
+                config: LoopConfig, clock: Clock, resets: tuple[int, ...] = ()):  # fmt: skip
+    """One chunk of collection blocks, each followed by one call doing its due updates (and the
+    agent reset that ends one of its iterations, `resets` being `loop.reset_iterations`).
 
     Returns (state, observations, [2, runs] finished-episode return sums and counts).
     """
@@ -205,7 +232,9 @@ def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, i
                                           config, clock, tally, done)  # fmt: skip
         due = updates_after(config, begin + block) - updates_after(config, begin)
         start = time.perf_counter()
-        state = jax.block_until_ready(programs.learn(state, transitions, done, np.int32(due)))
+        reset_after = np.int32(block_reset(config, resets, begin, block))
+        state = jax.block_until_ready(programs.learn(state, transitions, done, np.int32(due),
+                                                     reset_after))  # fmt: skip
         clock.add("update", start)
     return state, obs, tally
 
@@ -238,7 +267,7 @@ def _compile(programs: Programs, state: HostState, env: HostEnv, config: LoopCon
         programs.init,
         programs.act.lower(params, state.act_key, obs, np.bool_(True)).compile(),
         programs.evaluate_act.lower(params, eval_obs).compile(),
-        programs.learn.lower(state, transitions, done, np.int32(0)).compile(),
+        programs.learn.lower(state, transitions, done, np.int32(0), np.int32(-1)).compile(),
     )
 
 
@@ -266,10 +295,12 @@ def run_host_group(
     rows: list[dict] = []
     bar = progress_bar(group, progress)
     clock, obs = Clock(), train_env.observe()
+    resets = reset_iterations(config, agent.resets.at_updates) if agent.resets else ()
     start = time.perf_counter()
     try:
         for index in range(config.n_chunks):
-            state, obs, tally = train_chunk(programs, state, train_env, obs, index, config, clock)
+            state, obs, tally = train_chunk(programs, state, train_env, obs, index, config, clock,
+                                            resets)  # fmt: skip
             eval_start = time.perf_counter()
             eval_return = evaluate(programs, state.agent_state.params, eval_env, runs, env)
             clock.add("eval", eval_start)

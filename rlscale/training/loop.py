@@ -5,12 +5,13 @@ UTD sigma makes due: sigma = gradient updates per environment transition, so sig
 iteration on average (fractional sigma = an update every 1/sigma transitions). A chunk is
 `eval_every / n_envs` iterations under `lax.scan`, then one evaluation; the host only logs
 between chunks. The iteration counter is passed unbatched, so when runs are vmapped the update
-schedule stays a real branch rather than a select over both sides.
+schedule, and an agent's scheduled resets, stay real branches rather than selects over both sides.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from fractions import Fraction
 from typing import Any, NamedTuple
 
@@ -63,6 +64,22 @@ def updates_after(config: LoopConfig, iterations: int) -> int:
     """Reference schedule: total updates done once `iterations` loop iterations completed."""
     learning = max(0, iterations - config.warmup_iterations)
     return int(config.updates_per_iteration * learning)
+
+
+def reset_iterations(config: LoopConfig, at_updates: tuple[int, ...]) -> tuple[int, ...]:
+    """The loop iterations after whose updates an agent reset is applied: for each count k, the
+    first iteration t with updates_after(t + 1) >= k. Static, so the drivers branch on it."""
+    per_iteration = config.updates_per_iteration
+    if per_iteration == 0:
+        return ()
+    return tuple(config.warmup_iterations + math.ceil(k / per_iteration) - 1
+                 for k in at_updates if k > 0)  # fmt: skip
+
+
+def apply_reset(agent: Agent, agent_state: Any, diverged: jax.Array, key: jax.Array) -> Any:
+    """The agent's reset, except for a diverged run, which stays frozen as it diverged."""
+    fresh = agent.resets.apply(agent_state, key)
+    return jax.tree.map(lambda f, old: jnp.where(diverged, old, f), fresh, agent_state)
 
 
 class RunnerState(NamedTuple):
@@ -124,6 +141,7 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
     per_iteration = config.updates_per_iteration
     base, remainder = int(per_iteration), per_iteration - int(per_iteration)
     step_n = jax.vmap(step_episode, (None, 0, 0, 0))
+    resets = jnp.asarray(reset_iterations(config, agent.resets.at_updates) if agent.resets else ())
 
     def sampled_update(state: RunnerState, key: jax.Array) -> tuple[RunnerState, None]:
         key_sample, key_update = jax.random.split(key)
@@ -168,6 +186,11 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             learning_iteration >= 0, lambda s: updates(s, key_update, learning_iteration),
             lambda s: s, state,
         )  # fmt: skip
+        if resets.size:  # t is unbatched: under vmap this stays a branch, taken only when due
+            key_reset_agent = jax.random.fold_in(key_update, 1)
+            reset = lambda s: s._replace(  # noqa: E731
+                agent_state=apply_reset(agent, s.agent_state, s.diverged, key_reset_agent))
+            state = jax.lax.cond(jnp.isin(t, resets), reset, lambda s: s, state)
         return state, None
 
     def chunk(state: RunnerState, first_iteration: jax.Array) -> tuple[RunnerState, Metrics]:
