@@ -64,35 +64,34 @@ def test_agent_scales_to_width(case, width):
           f"update run {seconds['update']:7.2f}s")
 
 
-# Measured once, this file under `nice -n 19` on a 2-core CPU shared with another job, XLA at the
-# tests' O0; seconds: init = jit(vmap(init)) compile + run, update = one vmapped update.
-#   case         width        N   init  compile   update
-#   sac             64    4,545    1.7     2.9     0.02
-#   sac            256   67,329    1.6     2.4     0.03
-#   sac           1024    1.06M    2.0     2.9     0.13
-#   sac           2048    4.21M    4.4     3.3     0.54
-#   sac_softmoe     64   11,334    2.2     3.8     0.05
-#   sac_softmoe    256   94,182    2.1     3.8     0.08
-#   sac_softmoe   1024    1.16M    2.7     4.8     0.41
-#   sac_softmoe   2048    4.42M    5.2     4.9     1.10
-#   crossq          64    4,809    1.9     5.6     0.04
-#   crossq         256   68,361    1.7     4.6     0.06
-#   crossq        1024    1.06M    3.3     5.6     0.19
-#   crossq        2048    4.22M    3.8     4.4     0.69
-#   simbav2         64   77,285    6.0     3.6     0.08
-#   simbav2        256    1.14M   11.0     3.8     0.19
-#   simbav2       1024   17.9M   426       5.0     1.71
-#   simbav2       2048   71.5M   (stopped; about 40 min of init, estimated below)
-#   bro             64   24,100    6.2    12.6     1.13
-#   bro            256  292,708    6.1    11.1     2.62
-#   bro           1024    4.32M   52.6     8.0    69.5
-#   bro           2048   17.0M   719      11.2   825
-# Two CPU width walls, both outside the agents' maths:
-# - init: the LAPACK-free orthogonal init (rlscale/nets/orthogonal.py) is n sequential rank-1
-#   Householder updates, memory-bound: one [2048, 2048] kernel 28 s, one [8192, 2048] 105 s (O0,
-#   measured alone). SimbaV2 at 2048 has 4 [8192, 2048] + 1 [2048, 2048] kernels per critic, 2
-#   critics x 2 seeds: about 30 min, about 38 min scaled as BRO's 2048 init measured against the
-#   same estimate. The critic count at 2048 is checked without init (eval_shape): 71,544,933.
-# - BRO's vmapped update: the reset is a lax.cond on the per-run update count, which vmap turns
-#   into a select, so every vmapped update also runs the full re-init (width 256, batch 64:
-#   2.1 s vmapped vs 0.10 s with reset_updates=() and 0.06 s un-vmapped).
+# Measured, XLA at the tests' O0 on a 2-core CPU; seconds: init = jit(vmap(init)) compile + run,
+# update = one vmapped update. sac, sac_softmoe, crossq: once under `nice -n 19` beside another
+# job. simbav2, bro: again alone, after the two fixes below (before them in brackets).
+#   case         width        N   init          compile   update
+#   sac             64    4,545    1.7            2.9      0.02
+#   sac            256   67,329    1.6            2.4      0.03
+#   sac           1024    1.06M    2.0            2.9      0.13
+#   sac           2048    4.21M    4.4            3.3      0.54
+#   sac_softmoe     64   11,334    2.2            3.8      0.05
+#   sac_softmoe    256   94,182    2.1            3.8      0.08
+#   sac_softmoe   1024    1.16M    2.7            4.8      0.41
+#   sac_softmoe   2048    4.42M    5.2            4.9      1.10
+#   crossq          64    4,809    1.9            5.6      0.04
+#   crossq         256   68,361    1.7            4.6      0.06
+#   crossq        1024    1.06M    3.3            5.6      0.19
+#   crossq        2048    4.22M    3.8            4.4      0.69
+#   simbav2         64   77,285    6.4  (6.0)     2.0      0.09
+#   simbav2        256    1.14M    7.2  (11.0)    0.9      0.20
+#   simbav2       1024   17.9M    30.1  (426)     1.1      2.35
+#   simbav2       2048   71.5M   124    (~40 min) 4.6     11.6
+#   bro             64   24,100    5.7  (6.2)     5.7      0.26  (1.13)
+#   bro            256  292,708    4.9  (6.1)     4.8      0.18  (2.62)
+#   bro           1024    4.32M   11.7  (52.6)    5.5      0.91  (69.5)
+#   bro           2048   17.0M    37.7  (719)     5.4      2.43  (825)
+# The two CPU width walls this table found, both outside the agents' maths, and their fixes:
+# - init: the LAPACK-free orthogonal init (rlscale/nets/orthogonal.py) was n sequential rank-1
+#   Householder updates, memory-bound: [2048, 2048] 28 s, [8192, 2048] 105 s. Blocked (compact
+#   WY, matmuls): 2.3 s and 8.4 s.
+# - BRO's update held its reset as a lax.cond on the per-run update count, which vmap turns into
+#   a select, so every vmapped update also ran the full re-init. Resets are now applied by the
+#   drivers on the unbatched loop counter (`Agent.resets`), and this update has none.
