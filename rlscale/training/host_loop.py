@@ -26,9 +26,9 @@ from rlscale.envs.host import HostEnv, copy_seeds, make_vector
 from rlscale.sweeps.plan import Group
 from rlscale.training.loop import (
     LoopConfig,
-    apply_reset,
+    agent_reset_iterations,
     guarded_update,
-    reset_iterations,
+    reset_when,
     updates_after,  # fmt: skip
 )
 from rlscale.training.runner import (
@@ -122,10 +122,7 @@ def make_learn(agent: Agent, config: LoopConfig):
                                diverged=diverged)  # fmt: skip
         if agent.resets is None:
             return state
-        key_reset = jax.random.fold_in(key_update, 1)
-        reset = lambda s: s._replace(  # noqa: E731
-            agent_state=apply_reset(agent, s.agent_state, s.diverged, key_reset))
-        return jax.lax.cond(i + 1 == reset_after, reset, lambda s: s, state)  # unbatched: a branch
+        return reset_when(agent, i + 1 == reset_after, state, jax.random.fold_in(key_update, 1))
 
     def learn(state: HostState, transitions: Transition, done: jax.Array,
               n_updates: jax.Array, reset_after: jax.Array) -> HostState:  # fmt: skip
@@ -139,7 +136,7 @@ def make_learn(agent: Agent, config: LoopConfig):
 
 def block_reset(config: LoopConfig, resets: tuple[int, ...], begin: int, block: int) -> int:
     """`learn`'s reset_after for the block of iterations [begin, begin + block): the update, counted
-    from the block's first, whose iteration a reset ends (`loop.reset_iterations`), else -1.
+    from the block's first, whose iteration a reset ends (`loop.agent_reset_iterations`), else -1.
     Resets due within one block collapse into its last."""
     due = [t for t in resets if begin <= t < begin + block]
     return updates_after(config, due[-1] + 1) - updates_after(config, begin) if due else -1
@@ -218,7 +215,7 @@ def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, itera
 def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, index: int,
                 config: LoopConfig, clock: Clock, resets: tuple[int, ...] = ()):  # fmt: skip
     """One chunk of collection blocks, each followed by one call doing its due updates (and the
-    agent reset that ends one of its iterations, `resets` being `loop.reset_iterations`).
+    agent reset that ends one of its iterations, `resets` being `loop.agent_reset_iterations`).
 
     Returns (state, observations, [2, runs] finished-episode return sums and counts).
     """
@@ -295,7 +292,7 @@ def run_host_group(
     rows: list[dict] = []
     bar = progress_bar(group, progress)
     clock, obs = Clock(), train_env.observe()
-    resets = reset_iterations(config, agent.resets.at_updates) if agent.resets else ()
+    resets = agent_reset_iterations(config, agent)
     start = time.perf_counter()
     try:
         for index in range(config.n_chunks):

@@ -76,10 +76,21 @@ def reset_iterations(config: LoopConfig, at_updates: tuple[int, ...]) -> tuple[i
                  for k in at_updates if k > 0)  # fmt: skip
 
 
-def apply_reset(agent: Agent, agent_state: Any, diverged: jax.Array, key: jax.Array) -> Any:
-    """The agent's reset, except for a diverged run, which stays frozen as it diverged."""
-    fresh = agent.resets.apply(agent_state, key)
-    return jax.tree.map(lambda f, old: jnp.where(diverged, old, f), fresh, agent_state)
+def agent_reset_iterations(config: LoopConfig, agent: Agent) -> tuple[int, ...]:
+    return reset_iterations(config, agent.resets.at_updates) if agent.resets else ()
+
+
+def reset_when(agent: Agent, due: jax.Array, state: Any, key: jax.Array) -> Any:
+    """`state` (either driver's: it has `agent_state` and `diverged`) with the agent reset if
+    `due`. `due` must be unbatched, so under vmap this stays a branch taken only then; a diverged
+    run stays frozen as it diverged. Shared by both drivers."""
+
+    def reset(s: Any) -> Any:
+        fresh = agent.resets.apply(s.agent_state, key)
+        keep = lambda f, old: jnp.where(s.diverged, old, f)  # noqa: E731
+        return s._replace(agent_state=jax.tree.map(keep, fresh, s.agent_state))
+
+    return jax.lax.cond(due, reset, lambda s: s, state)
 
 
 class RunnerState(NamedTuple):
@@ -141,7 +152,7 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
     per_iteration = config.updates_per_iteration
     base, remainder = int(per_iteration), per_iteration - int(per_iteration)
     step_n = jax.vmap(step_episode, (None, 0, 0, 0))
-    resets = jnp.asarray(reset_iterations(config, agent.resets.at_updates) if agent.resets else ())
+    resets = jnp.asarray(agent_reset_iterations(config, agent))
 
     def sampled_update(state: RunnerState, key: jax.Array) -> tuple[RunnerState, None]:
         key_sample, key_update = jax.random.split(key)
@@ -186,11 +197,8 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             learning_iteration >= 0, lambda s: updates(s, key_update, learning_iteration),
             lambda s: s, state,
         )  # fmt: skip
-        if resets.size:  # t is unbatched: under vmap this stays a branch, taken only when due
-            key_reset_agent = jax.random.fold_in(key_update, 1)
-            reset = lambda s: s._replace(  # noqa: E731
-                agent_state=apply_reset(agent, s.agent_state, s.diverged, key_reset_agent))
-            state = jax.lax.cond(jnp.isin(t, resets), reset, lambda s: s, state)
+        if resets.size:  # t is unbatched
+            state = reset_when(agent, jnp.isin(t, resets), state, jax.random.fold_in(key_update, 1))
         return state, None
 
     def chunk(state: RunnerState, first_iteration: jax.Array) -> tuple[RunnerState, Metrics]:
