@@ -17,7 +17,9 @@ quickstart: setup
 	$(BIN)/rlscale sweep sweeps/quickstart.yaml
 	$(BIN)/rlscale analyze runs/quickstart --out runs/quickstart/report
 
-test: setup
+test: setup   # lint, then the default suite (what CI runs)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 reproduce: setup   # P1's protocol on jax:pendulum, sweep -> fit -> predict sigma=8 -> verify (~45 min CPU)

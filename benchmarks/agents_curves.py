@@ -27,7 +27,11 @@ def main() -> None:
     args = parser.parse_args()
     for preset in args.presets:
         path = Path("agents") / f"{preset}.yaml"
-        overrides = {"env": args.env, "steps": args.steps, "eval_every": max(args.steps // 20, 1000)}
+        overrides = {
+            "env": args.env,
+            "steps": args.steps,
+            "eval_every": max(args.steps // 20, 1000),
+        }
         if args.critic_width:
             overrides["critic_width"] = args.critic_width
         if preset == "simbav2":  # decay over the run's updates, as the official schedule does

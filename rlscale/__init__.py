@@ -10,7 +10,10 @@ import importlib
 from typing import Any
 
 _SUBMODULES = {"agents", "envs", "config", "results", "replay", "training", "sweeps", "analysis"}
-_FUNCTIONS = {"train": ("rlscale.training.train", "train"), "load_results": ("rlscale.results", "read")}
+_FUNCTIONS = {
+    "train": ("rlscale.training.train", "train"),
+    "load_results": ("rlscale.results", "read"),
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -33,8 +33,9 @@ def measure(config: dict[str, Any], seeds: int) -> dict[str, float]:
     start = time.perf_counter()
     (group,) = group_runs(seed_runs(config, seeds))
     first = {}
-    result = run_group(group, progress=False,
-                       on_chunk=lambda i: first.setdefault("t", time.perf_counter() - start))
+    result = run_group(
+        group, progress=False, on_chunk=lambda i: first.setdefault("t", time.perf_counter() - start)
+    )
     loop = group.loop
     updates = updates_after(loop, loop.n_chunks * loop.iterations_per_chunk) * seeds
     updates_per_second = updates / result.train_seconds
@@ -64,25 +65,37 @@ def _peer(name: str, config: dict[str, Any]) -> dict[str, float] | None:
         print(f"  {name}: not installed (pip install 'rlscale[bench]')")
         return None
     width, depth = config["critic_width"], config["critic_depth"]
-    model = SAC("MlpPolicy", "Pendulum-v1", learning_rate=config["learning_rate"],
-                batch_size=config["batch_size"], learning_starts=config["warmup_steps"],
-                gradient_steps=max(1, round(config["utd"])), tau=config["tau"],
-                gamma=config["gamma"], policy_kwargs={"net_arch": [width] * depth}, seed=0,
-                verbose=0)  # fmt: skip
+    model = SAC(
+        "MlpPolicy",
+        "Pendulum-v1",
+        learning_rate=config["learning_rate"],
+        batch_size=config["batch_size"],
+        learning_starts=config["warmup_steps"],
+        gradient_steps=max(1, round(config["utd"])),
+        tau=config["tau"],
+        gamma=config["gamma"],
+        policy_kwargs={"net_arch": [width] * depth},
+        seed=0,
+        verbose=0,
+    )
     model.learn(config["warmup_steps"] + 500)  # compile / warm caches outside the timing
     steps = config["steps"]
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
     env_steps_per_second = steps / (time.perf_counter() - start)
-    return {"env_steps_per_s": env_steps_per_second,
-            "updates_per_s": env_steps_per_second * max(1, round(config["utd"]))}
+    return {
+        "env_steps_per_s": env_steps_per_second,
+        "updates_per_s": env_steps_per_second * max(1, round(config["utd"])),
+    }
 
 
 def bench(config: dict[str, Any], seeds: int = 1, peers: bool = False) -> dict[str, Any]:
     """Print and return rlscale's throughput for `config` (and the peers' when asked)."""
-    print(f"device: {jax.devices()[0].device_kind}; agent={config['agent']} env={config['env']} "
-          f"width={config['critic_width']} batch={config['batch_size']} utd={config['utd']} "
-          f"seeds={seeds} steps={config['steps']}")  # fmt: skip
+    print(
+        f"device: {jax.devices()[0].device_kind}; agent={config['agent']} env={config['env']} "
+        f"width={config['critic_width']} batch={config['batch_size']} utd={config['utd']} "
+        f"seeds={seeds} steps={config['steps']}"
+    )
     ours = measure(config, seeds)
     for key, value in ours.items():
         print(f"  rlscale {key:>20}: {value:,.3g}")
@@ -94,8 +107,10 @@ def bench(config: dict[str, Any], seeds: int = 1, peers: bool = False) -> dict[s
                 # Updates/s, not env steps/s: the peer is timed after its warm-up, while
                 # rlscale's env steps include the random warm-up steps that do no updates.
                 ratio = ours["updates_per_s"] / peer["updates_per_s"]
-                print(f"  {name:>7} updates_per_s: {peer['updates_per_s']:,.3g}  "
-                      f"(rlscale is {ratio:.2f}x)")  # fmt: skip
+                print(
+                    f"  {name:>7} updates_per_s: {peer['updates_per_s']:,.3g}  "
+                    f"(rlscale is {ratio:.2f}x)"
+                )
                 report[name] = {**peer, "rlscale_ratio": ratio}
     return report
 

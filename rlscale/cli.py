@@ -21,7 +21,9 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     while index < len(tokens):
         token = tokens[index]
         if not token.startswith("--") or index + 1 >= len(tokens):
-            raise ConfigError(f"expected '--key value', got {' '.join(tokens[index:index + 2])!r}")
+            raise ConfigError(
+                f"expected '--key value', got {' '.join(tokens[index : index + 2])!r}"
+            )
         key, _, inline = token[2:].partition("=")
         value = inline if inline else tokens[index + 1]
         overrides[key.replace("-", "_")] = yaml.safe_load(value)
@@ -35,8 +37,10 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
     config = load_run_config(args.config, parse_overrides(extra))
     frame, result = train(config, args.seeds, args.out, progress=not args.quiet)
     last = frame[frame.metric == "eval/return"].groupby("seed")["value"].last()
-    print(f"compiled in {result.compile_seconds:.1f}s, trained in {result.train_seconds:.1f}s; "
-          f"final eval return per seed: {', '.join(f'{v:.1f}' for v in last)}")  # fmt: skip
+    print(
+        f"compiled in {result.compile_seconds:.1f}s, trained in {result.train_seconds:.1f}s; "
+        f"final eval return per seed: {', '.join(f'{v:.1f}' for v in last)}"
+    )
     if args.out:
         print(f"wrote {args.out}/metrics.parquet and {args.out}/config.yaml")
     return 0
@@ -54,19 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlscale", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     keys = "any run-config key as --key value (e.g. --utd 4 --batch-size 128 --critic-width 512)"
-    train = commands.add_parser("train", help="train n seeds of one config in one compiled program",
-                                epilog=keys)  # fmt: skip
+    train = commands.add_parser(
+        "train", help="train n seeds of one config in one compiled program", epilog=keys
+    )
     train.add_argument("--config", help="YAML file of config keys (flags override it)")
     train.add_argument("--seeds", type=int, default=1, help="seeds vmapped in one program")
     train.add_argument("--out", help="directory for metrics.parquet and config.yaml")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
-    bench = commands.add_parser("bench", help="throughput, compile time and MFU, beside peers",
-                                epilog=keys)  # fmt: skip
+    bench = commands.add_parser(
+        "bench", help="throughput, compile time and MFU, beside peers", epilog=keys
+    )
     bench.add_argument("--config", help="YAML file of config keys (flags override it)")
     bench.add_argument("--seeds", type=int, default=1)
-    bench.add_argument("--peers", action="store_true",
-                       help="also run sbx-rl and SB3 SAC on Gymnasium Pendulum-v1 (extra 'bench')")
+    bench.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run sbx-rl and SB3 SAC on Gymnasium Pendulum-v1 (extra 'bench')",
+    )
     bench.set_defaults(func=_bench)
     for module in ("rlscale.analysis.commands", "rlscale.sweeps.commands", "rlscale.reproduce"):
         try:

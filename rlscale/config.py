@@ -61,7 +61,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such file")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys to values, got {type(data).__name__}"
+        )
     return data
 
 
@@ -72,7 +74,9 @@ def _where(key: str, sources: dict[str, str]) -> str:
 def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
     close = difflib.get_close_matches(key, valid, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return ConfigError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}")
+    return ConfigError(
+        f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}"
+    )
 
 
 def _agent_types(agent: str) -> dict[str, Any]:
@@ -85,9 +89,10 @@ def _check_value(key: str, kind: Any, value: Any, where: str) -> Any:
     try:
         value = pydantic.TypeAdapter(kind).validate_python(value)
     except pydantic.ValidationError as error:
-        raise ConfigError(f"{where}: {key}={value!r} is not a valid {kind}: "
-                          f"{error.errors()[0]['msg']}") from None  # fmt: skip
-    if kind is int and value <= 0 or key == "learning_rate" and value <= 0:
+        raise ConfigError(
+            f"{where}: {key}={value!r} is not a valid {kind}: {error.errors()[0]['msg']}"
+        ) from None
+    if (kind is int and value <= 0) or (key == "learning_rate" and value <= 0):
         raise ConfigError(f"{where}: {key} must be positive, got {value}")
     return value
 
@@ -105,8 +110,9 @@ def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict
     sources = sources or {}
     agent = flat.get("agent", "sac")
     if agent not in registry.AGENTS:
-        raise ConfigError(f"{_where('agent', sources)}: unknown agent {agent!r}; "
-                          f"valid: {sorted(registry.AGENTS)}")  # fmt: skip
+        raise ConfigError(
+            f"{_where('agent', sources)}: unknown agent {agent!r}; valid: {sorted(registry.AGENTS)}"
+        )
     types = _agent_types(agent)
     for key in flat:
         if key not in LOOP_KEYS and key not in types:
@@ -116,7 +122,9 @@ def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict
     except pydantic.ValidationError as error:
         first = error.errors()[0]
         key = str(first["loc"][0])
-        raise ConfigError(f"{_where(key, sources)}: {key}={flat.get(key)!r}: {first['msg']}") from None
+        raise ConfigError(
+            f"{_where(key, sources)}: {key}={flat.get(key)!r}: {first['msg']}"
+        ) from None
     try:
         envs.check_name(loop["env"])
     except ValueError as error:

@@ -23,8 +23,9 @@ class ReplayBuffer(NamedTuple):
 
 def init(example: Transition, capacity: int) -> ReplayBuffer:
     """An empty buffer shaped like `example` (one unbatched transition)."""
-    data = jax.tree.map(lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.asarray(x).dtype),
-                        example)  # fmt: skip
+    data = jax.tree.map(
+        lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.asarray(x).dtype), example
+    )
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
@@ -34,7 +35,9 @@ def add(buffer: ReplayBuffer, transitions: Transition) -> ReplayBuffer:
     n = jax.tree.leaves(transitions)[0].shape[0]
     rows = (buffer.cursor + jnp.arange(n)) % capacity
     data = jax.tree.map(lambda d, x: d.at[rows].set(x), buffer.data, transitions)
-    return ReplayBuffer(data, (buffer.cursor + n) % capacity, jnp.minimum(buffer.size + n, capacity))
+    return ReplayBuffer(
+        data, (buffer.cursor + n) % capacity, jnp.minimum(buffer.size + n, capacity)
+    )
 
 
 def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Transition:

@@ -42,8 +42,14 @@ def fitted_spec(grid: Sweep, configs: list[heldout.Config], seeds: int) -> dict:
     """The second phase's sweep spec: the grid's agent, env and budget, one zip row per config.
 
     The grid's `overrides` are not carried over: their `when` conditions name grid values."""
-    rows = sorted({c.key() for c in configs if c.role != heldout.BASELINE or c.utd not in
-                   {float(r.config["utd"]) for r in grid.runs}})  # fmt: skip
+    rows = sorted(
+        {
+            c.key()
+            for c in configs
+            if c.role != heldout.BASELINE
+            or c.utd not in {float(r.config["utd"]) for r in grid.runs}
+        }
+    )
     spec = {key: grid.data[key] for key in ("agent", "env", "budget") if key in grid.data}
     return {
         "name": f"{grid.name}-fitted",
@@ -74,8 +80,10 @@ def _phase(title: str, sweep: Sweep, root: Path, args: argparse.Namespace) -> fl
     options = execute.RayOptions(args.address) if args.executor == "ray" else None
     todo = execute.run_sweep(sweep, root, None, options, not args.quiet)
     seconds = time.perf_counter() - start
-    print(f"[{title}] {'finished in ' + f'{seconds / 60:.1f} min' if todo else 'already done'}",
-          flush=True)  # fmt: skip
+    print(
+        f"[{title}] {'finished in ' + f'{seconds / 60:.1f} min' if todo else 'already done'}",
+        flush=True,
+    )
     return seconds if todo else None
 
 
@@ -99,8 +107,10 @@ def reproduce(args: argparse.Namespace) -> int:
     batch, rate = heldout.baseline_config(
         analysis, settings.baseline_utd, recipe.hyperparameters.threshold_index
     )
-    configs += [heldout.Config(heldout.BASELINE, u, batch, rate)
-                for u in fit_utds + list(settings.held_out_utds)]  # fmt: skip
+    configs += [
+        heldout.Config(heldout.BASELINE, u, batch, rate)
+        for u in fit_utds + list(settings.held_out_utds)
+    ]
     second = _write_spec(out / "fitted.yaml", fitted_spec(grid, configs, settings.seeds), configs)
     times["fitted"] = _phase("2/2 fitted runs", second, out / "fitted", args)
 
@@ -127,16 +137,24 @@ def summary(analysis, test: heldout.HeldOutTest, configs, tolerance: float, time
         fit = size.hparams[param]
         env = next(iter(fit.slope))
         low, high = size.hparam_ci[param].get(f"slope/{env}", (float("nan"),) * 2)
-        lines.append(f"- {param}*(σ) slope {fit.slope[env]:+.3f} (95% CI {low:+.3f} .. "
-                     f"{high:+.3f}); P1 finds negative slopes")  # fmt: skip
+        lines.append(
+            f"- {param}*(σ) slope {fit.slope[env]:+.3f} (95% CI {low:+.3f} .. "
+            f"{high:+.3f}); P1 finds negative slopes"
+        )
     for c in configs:
         lines.append(f"- {c.role} σ={c.utd:g}: B={c.batch_size}, η={c.learning_rate:.3g}")
     top = test.data_fits[max(test.data_fits)]
     p = top.params
-    lines.append(f"- D_J(σ) on the fitted runs of the fit set, J={top.info['threshold']:.0f}: "
-                 f"D_min={p['D_min']:.3g}, α={p['alpha']:.3g}, β={p['beta']:.3g}")
-    lines += ["", "| J | σ | predicted D_J [95% CI] | measured D_J [95% CI] | error | "
-              "baseline D_J | baseline / fitted |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines.append(
+        f"- D_J(σ) on the fitted runs of the fit set, J={top.info['threshold']:.0f}: "
+        f"D_min={p['D_min']:.3g}, α={p['alpha']:.3g}, β={p['beta']:.3g}"
+    )
+    lines += [
+        "",
+        "| J | σ | predicted D_J [95% CI] | measured D_J [95% CI] | error | "
+        "baseline D_J | baseline / fitted |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for _, r in test.comparison.iterrows():
         lines.append(
             f"| {r.threshold:.0f} | {r.utd:g} | {r.predicted:.0f} [{r.predicted_ci_low:.0f}, "
@@ -145,15 +163,17 @@ def summary(analysis, test: heldout.HeldOutTest, configs, tolerance: float, time
             f"{r.baseline_over_fitted:.2f} |"
         )
     errors = test.comparison["relative_error"].abs()
-    headline = test.comparison[test.comparison["threshold_index"] == test.comparison[
-        "threshold_index"].max()]  # fmt: skip
+    headline = test.comparison[
+        test.comparison["threshold_index"] == test.comparison["threshold_index"].max()
+    ]
     lines += [
         "",
         f"mean |error| over thresholds {errors.mean():.1%}; at the highest threshold "
         + ", ".join(f"σ={r.utd:g}: {r.relative_error:+.1%}" for _, r in headline.iterrows())
         + f" ({'within' if (headline['relative_error'].abs() <= tolerance).all() else 'outside'}"
         f" the {tolerance:.0%} target)",
-        "wall time of this call: " + ", ".join(
+        "wall time of this call: "
+        + ", ".join(
             f"{k} {v / 60:.1f} min" if v is not None else f"{k} already done"
             for k, v in times.items()
         ),

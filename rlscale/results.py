@@ -20,7 +20,14 @@ CONFIG_FILE = "config.yaml"
 
 # Columns identifying a run; present in every row. Further config columns may follow.
 RUN_COLUMNS = (
-    "run_id", "agent", "env", "seed", "utd", "batch_size", "critic_width", "learning_rate",
+    "run_id",
+    "agent",
+    "env",
+    "seed",
+    "utd",
+    "batch_size",
+    "critic_width",
+    "learning_rate",
 )
 # Columns identifying a measurement.
 POINT_COLUMNS = ("env_steps", "updates", "wall_time", "metric", "value")
@@ -83,7 +90,9 @@ def read(path: str | Path) -> pd.DataFrame:
     root = Path(path)
     files = [root] if root.is_file() else sorted(root.rglob(METRICS_FILE))
     if not files:
-        raise FileNotFoundError(f"no {METRICS_FILE} under {root}: is it an rlscale run or sweep dir?")
+        raise FileNotFoundError(
+            f"no {METRICS_FILE} under {root}: is it an rlscale run or sweep dir?"
+        )
     frames = []
     for file in files:
         frame = pd.read_parquet(file)

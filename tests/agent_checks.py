@@ -43,9 +43,12 @@ class CountConfig:
     action_size: int
 
 
-def make_counting_agent(config: CountConfig, hparams: CountHParams = CountHParams(),
-                        reset_at: tuple[int, ...] = (),
-                        on_reset: Callable | None = None) -> Agent:  # fmt: skip
+def make_counting_agent(
+    config: CountConfig,
+    hparams: CountHParams = CountHParams(),  # noqa: B008 (an immutable NamedTuple)
+    reset_at: tuple[int, ...] = (),
+    on_reset: Callable | None = None,
+) -> Agent:
     """An agent that only counts its updates (brax's call-counting test env, for agents), for
     the drivers' schedules. Its resets at `reset_at` add RESET_MARK to the count and call
     `on_reset(count)` each time one is executed."""
@@ -68,13 +71,17 @@ def make_counting_agent(config: CountConfig, hparams: CountHParams = CountHParam
     return Agent(init, act, update, hparams, config, lambda state: 1, resets=resets)
 
 
-def make_batch(key: jax.Array, obs_size: int = OBS, action_size: int = ACT,
-               size: int = 16) -> Transition:  # fmt: skip
+def make_batch(
+    key: jax.Array, obs_size: int = OBS, action_size: int = ACT, size: int = 16
+) -> Transition:
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    return Transition(jax.random.normal(k1, (size, obs_size)),
-                      jax.random.uniform(k2, (size, action_size), minval=-1, maxval=1),
-                      -jax.random.uniform(k3, (size,)) * 5, jax.random.normal(k4, (size, obs_size)),
-                      jnp.zeros(size))  # fmt: skip
+    return Transition(
+        jax.random.normal(k1, (size, obs_size)),
+        jax.random.uniform(k2, (size, action_size), minval=-1, maxval=1),
+        -jax.random.uniform(k3, (size,)) * 5,
+        jax.random.normal(k4, (size, obs_size)),
+        jnp.zeros(size),
+    )
 
 
 def stack(trees: list) -> Any:
@@ -97,9 +104,15 @@ class UpdateRun(NamedTuple):
     update: Callable  # the compiled single-run update, for more calls at the same shapes
 
 
-def run_updates(agent: Agent, runs: int = 2, updates: int = 2, hparams: list | None = None,
-                obs_size: int = OBS, action_size: int = ACT,
-                prepare: Callable[[Any], Any] | None = None) -> UpdateRun:  # fmt: skip
+def run_updates(
+    agent: Agent,
+    runs: int = 2,
+    updates: int = 2,
+    hparams: list | None = None,
+    obs_size: int = OBS,
+    action_size: int = ACT,
+    prepare: Callable[[Any], Any] | None = None,
+) -> UpdateRun:
     """Init `runs` runs (vmapped), then `updates` updates of them vmapped and one by one.
 
     hparams: per-run hyperparameter NamedTuples (a vmapped sweep), or None for the defaults.
@@ -135,18 +148,26 @@ def run_updates(agent: Agent, runs: int = 2, updates: int = 2, hparams: list | N
 
 def assert_vmapped_equals_separate(run: UpdateRun, rtol: float = 2e-4, atol: float = 2e-5) -> None:
     """Every leaf of every state and metric, after every update, for every run."""
-    for i, (run_states, run_metrics) in enumerate(zip(run.separate_states, run.separate_metrics)):
+    for i, (run_states, run_metrics) in enumerate(
+        zip(run.separate_states, run.separate_metrics, strict=True)
+    ):
         for step in range(1, len(run.states)):
             got = unstack((run.states[step], run.metrics[step - 1]), i)
             want = (run_states[step], run_metrics[step - 1])
             for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
-                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol,
-                                           err_msg=f"run {i}, after update {step}")  # fmt: skip
+                np.testing.assert_allclose(
+                    np.asarray(a),
+                    np.asarray(b),
+                    rtol=rtol,
+                    atol=atol,
+                    err_msg=f"run {i}, after update {step}",
+                )
             assert jax.tree.structure(got) == jax.tree.structure(want)
 
 
-def assert_finite_metrics_and_bounded_actions(run: UpdateRun, obs_size: int = OBS,
-                                              action_size: int = ACT) -> None:  # fmt: skip
+def assert_finite_metrics_and_bounded_actions(
+    run: UpdateRun, obs_size: int = OBS, action_size: int = ACT
+) -> None:
     for metrics in run.metrics:
         assert metrics, "update returned no metrics"
         for name, value in metrics.items():
@@ -169,15 +190,17 @@ def random_stream(key: jax.Array, steps: int, n_envs: int, obs_size: int = OBS):
     return obs, reward, done
 
 
-def observe_stream(agent: Agent, state: Any, obs: jax.Array, reward: jax.Array,
-                   done: jax.Array) -> Any:  # fmt: skip
+def observe_stream(
+    agent: Agent, state: Any, obs: jax.Array, reward: jax.Array, done: jax.Array
+) -> Any:
     """`agent.observer.init` for n_envs = obs.shape[1] copies, then one `update` per env step."""
 
     def step(state: Any, inputs: tuple) -> tuple[Any, None]:
         obs_t, reward_t, done_t = inputs
         actions = jnp.zeros((len(obs_t), agent.config.action_size))
-        return agent.observer.update(state, Transition(obs_t, actions, reward_t, obs_t, done_t),
-                                     done_t), None  # fmt: skip
+        return agent.observer.update(
+            state, Transition(obs_t, actions, reward_t, obs_t, done_t), done_t
+        ), None
 
     state = agent.observer.init(state, obs.shape[1])
     return jax.lax.scan(step, state, (obs, reward, done))[0]

@@ -22,8 +22,16 @@ RESET_AT, UPDATES = 2, 4
 @pytest.fixture(scope="module")
 def run():
     """Four updates of two runs, vmapped and one by one."""
-    agent = make("bro", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
-                 critic_depth=1, n_bins=8, reset_updates=(RESET_AT,))  # fmt: skip
+    agent = make(
+        "bro",
+        obs_size=OBS,
+        action_size=ACT,
+        critic_width=16,
+        actor_width=16,
+        critic_depth=1,
+        n_bins=8,
+        reset_updates=(RESET_AT,),
+    )
     return run_updates(agent, updates=UPDATES)
 
 
@@ -41,11 +49,12 @@ def test_reset_reinitialises_everything_but_the_update_counts(run):
     schedule counter, so the first reset fired again every reset_updates[0] updates forever."""
     trained = run.separate_states[0][-1]
     key = jax.random.key(7)
-    reset, fresh = jax.jit(lambda s: (run.agent.resets.apply(s, key),
-                                      run.agent.init(key, s.sac.hparams)))(trained)  # fmt: skip
+    reset, fresh = jax.jit(
+        lambda s: (run.agent.resets.apply(s, key), run.agent.init(key, s.sac.hparams))
+    )(trained)
     assert run.agent.resets.at_updates == (RESET_AT,)
     assert int(reset.step) == UPDATES and int(reset.sac.step) == UPDATES
-    leaves = lambda a, b: zip(jax.tree.leaves(a), jax.tree.leaves(b))  # noqa: E731
+    leaves = lambda a, b: zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)  # noqa: E731
     same = lambda a, b: all(np.allclose(x, y, atol=1e-6) for x, y in leaves(a, b))  # noqa: E731
     assert same(reset.sac.critic_params, fresh.sac.critic_params)
     assert same(reset.optimistic_params, fresh.optimistic_params)
@@ -57,10 +66,20 @@ def test_reset_reinitialises_everything_but_the_update_counts(run):
 @pytest.mark.slow
 def test_learns_pendulum():
     """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    assert_learns_pendulum({"agent": "bro", "steps": 8000, "eval_every": 4000,
-                            "warmup_steps": 1000, "batch_size": 64, "actor_width": 64,
-                            "critic_width": 128, "reset_updates": [2000], "n_bins": 25},
-                           THRESHOLD)  # fmt: skip
+    assert_learns_pendulum(
+        {
+            "agent": "bro",
+            "steps": 8000,
+            "eval_every": 4000,
+            "warmup_steps": 1000,
+            "batch_size": 64,
+            "actor_width": 64,
+            "critic_width": 128,
+            "reset_updates": [2000],
+            "n_bins": 25,
+        },
+        THRESHOLD,
+    )
 
 
 # Measured once (seed 0, this config), eval/return by env steps:

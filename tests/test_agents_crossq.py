@@ -18,8 +18,16 @@ from rlscale.agents.registry import make
 @pytest.fixture(scope="module")
 def run():
     """Two updates of two runs, vmapped and one by one (one compile each)."""
-    return run_updates(make("crossq", obs_size=OBS, action_size=ACT, critic_width=32,
-                            actor_width=16, renorm_warmup_steps=2))  # fmt: skip
+    return run_updates(
+        make(
+            "crossq",
+            obs_size=OBS,
+            action_size=ACT,
+            critic_width=32,
+            actor_width=16,
+            renorm_warmup_steps=2,
+        )
+    )
 
 
 def test_vmapped_update_equals_separate_updates(run):
@@ -34,10 +42,19 @@ def test_metrics_finite_act_in_bounds_and_param_count(run):
 @pytest.mark.slow
 def test_learns_pendulum():
     """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    assert_learns_pendulum({"agent": "crossq", "steps": 8000, "eval_every": 4000,
-                            "warmup_steps": 1000, "batch_size": 64, "actor_width": 64,
-                            "critic_width": 256, "renorm_warmup_steps": 1000},
-                           THRESHOLD)  # fmt: skip
+    assert_learns_pendulum(
+        {
+            "agent": "crossq",
+            "steps": 8000,
+            "eval_every": 4000,
+            "warmup_steps": 1000,
+            "batch_size": 64,
+            "actor_width": 64,
+            "critic_width": 256,
+            "renorm_warmup_steps": 1000,
+        },
+        THRESHOLD,
+    )
 
 
 # Measured once (seed 0, this config), eval/return by env steps:

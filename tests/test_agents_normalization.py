@@ -31,7 +31,7 @@ def numpy_moments(x):
 def numpy_returns(reward, done, gamma):
     """G_t = gamma (1 - done_t) G_{t-1} + r_t per env copy: [steps, n_envs]."""
     returns, g = [], np.zeros(reward.shape[1])
-    for r, d in zip(np.asarray(reward, np.float64), np.asarray(done, np.float64)):
+    for r, d in zip(np.asarray(reward, np.float64), np.asarray(done, np.float64), strict=True):
         g = gamma * (1 - d) * g + r
         returns.append(g)
     return np.stack(returns)
@@ -104,8 +104,9 @@ def test_reward_scale_matches_numpy_running_return_std(agent, initial):
 
 def test_observer_rejects_a_wrong_number_of_copies(agent, initial):
     state = agent.observer.init(initial, N_ENVS)
-    three = Transition(jnp.zeros((3, OBS)), jnp.zeros((3, ACT)), jnp.zeros(3), jnp.zeros((3, OBS)),
-                       jnp.zeros(3))  # fmt: skip
+    three = Transition(
+        jnp.zeros((3, OBS)), jnp.zeros((3, ACT)), jnp.zeros(3), jnp.zeros((3, OBS)), jnp.zeros(3)
+    )
     with pytest.raises(ValueError, match=r"observer.init\(state, n_envs\)"):
         agent.observer.update(state, three, jnp.zeros(3))
 
@@ -133,29 +134,45 @@ def _dones(steps, episode):  # every copy starts together, so time limits end al
 
 def test_compiled_loop_feeds_the_observer_every_env_step(agent):
     agent, env = _no_update(agent), envs.make("jax:pendulum", 10)
-    config = loop.LoopConfig(total_steps=48, utd=1.0, batch_size=4, n_envs=N_ENVS, warmup_steps=10,
-                             eval_every=48, eval_episodes=1)  # fmt: skip
+    config = loop.LoopConfig(
+        total_steps=48,
+        utd=1.0,
+        batch_size=4,
+        n_envs=N_ENVS,
+        warmup_steps=10,
+        eval_every=48,
+        eval_episodes=1,
+    )
     state = jax.jit(loop.make_init(agent, env, config))(jax.random.key(0), agent.hparams)
     state, _ = jax.jit(loop.make_chunk(agent, env, config))(state, jnp.int32(0))
     steps = config.iterations_per_chunk
     # Rows are added one env step (all copies) at a time.
     rows = steps * N_ENVS
-    data = jax.tree.map(lambda x: np.asarray(x[:rows]).reshape(steps, N_ENVS, *x.shape[1:]),
-                        state.buffer.data)  # fmt: skip
+    data = jax.tree.map(
+        lambda x: np.asarray(x[:rows]).reshape(steps, N_ENVS, *x.shape[1:]), state.buffer.data
+    )
     _check_stream(state.agent_state, data.obs, data.reward, _dones(steps, 10))
 
 
 def test_host_loop_feeds_the_observer_every_env_step():
     env = envs.make("dmc:cartpole-swingup", 3)
     agent = _no_update(make("simbav2", obs_size=env.obs_size, **TINY))
-    config = loop.LoopConfig(total_steps=24, utd=1.0, batch_size=4, n_envs=N_ENVS, warmup_steps=4,
-                             eval_every=24, eval_episodes=1)  # fmt: skip
+    config = loop.LoopConfig(
+        total_steps=24,
+        utd=1.0,
+        batch_size=4,
+        n_envs=N_ENVS,
+        warmup_steps=4,
+        eval_every=24,
+        eval_episodes=1,
+    )
     programs = host_loop.make_programs(agent, env, config)
     hparams = jax.tree.map(lambda x: jnp.asarray([x]), agent.hparams)
     state = programs.init(jax.random.key(0)[None], hparams)
     vector = VectorEnv(env, copy_seeds(0, N_ENVS, 0))
-    state, _, _ = host_loop.train_chunk(programs, state, vector, vector.observe(), 0, config,
-                                        host_loop.Clock())  # fmt: skip
+    state, _, _ = host_loop.train_chunk(
+        programs, state, vector, vector.observe(), 0, config, host_loop.Clock()
+    )
     steps, block = config.iterations_per_chunk, host_loop.block_iterations(config)
     assert 1 < block < steps  # several blocks, each with several steps
 

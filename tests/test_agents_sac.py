@@ -22,8 +22,9 @@ LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # a hyperparameter sweep, vmapped too
 
 @pytest.fixture(scope="module")
 def run():
-    agent = rlscale.agents.make("sac", obs_size=OBS, action_size=ACT, critic_width=32,
-                                actor_width=32)  # fmt: skip
+    agent = rlscale.agents.make(
+        "sac", obs_size=OBS, action_size=ACT, critic_width=32, actor_width=32
+    )
     hparams = [agent.hparams._replace(learning_rate=lr) for lr in LEARNING_RATES]
     return run_updates(agent, runs=4, hparams=hparams, obs_size=OBS, action_size=ACT)
 
@@ -58,8 +59,9 @@ def test_tanh_gaussian_log_prob_is_change_of_variables():
 def test_update_changes_params_and_moves_target_by_tau(run):
     state, new_state = unstack(run.states[0], 0), unstack(run.states[1], 0)
     assert int(new_state.step) == 1
-    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.critic_params,
-                         new_state.critic_params)  # fmt: skip
+    moved = jax.tree.map(
+        lambda a, b: bool(jnp.any(a != b)), state.critic_params, new_state.critic_params
+    )
     assert all(jax.tree.leaves(moved))
     # The target moved by tau = 0.005 of the way towards the new online critic.
     old, new = state.target_critic_params, new_state.target_critic_params

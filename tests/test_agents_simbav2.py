@@ -29,8 +29,15 @@ N_ENVS = 2
 @pytest.fixture(scope="module")
 def run():
     """Two updates of two runs that first observed different streams, vmapped and one by one."""
-    agent = make("simbav2", obs_size=OBS, action_size=ACT, critic_width=16, actor_width=16,
-                 critic_depth=1, n_bins=11)  # fmt: skip
+    agent = make(
+        "simbav2",
+        obs_size=OBS,
+        action_size=ACT,
+        critic_width=16,
+        actor_width=16,
+        critic_depth=1,
+        n_bins=11,
+    )
     keys = jax.random.split(jax.random.key(5), 2)
     streams = jax.vmap(lambda k: random_stream(k, 40, N_ENVS))(keys)
     observe = jax.vmap(lambda s, o, r, d: observe_stream(agent, s, o, r, d))
@@ -54,18 +61,25 @@ def test_update_and_act_use_the_statistics(run):
     scale = max(np.sqrt(return_stats.moments.var + 1e-8), return_stats.max_abs / 5.0)
     assert float(jnp.min(obs_stats.mean)) > 2.0 and abs(scale - 1.0) > 0.5  # far from identity
     plain = state._replace(obs_stats=init_running((OBS,)), return_stats=init_returns(N_ENVS))
-    by_hand = batch._replace(obs=norm(batch.obs), next_obs=norm(batch.next_obs),
-                             reward=batch.reward / scale)  # fmt: skip
+    by_hand = batch._replace(
+        obs=norm(batch.obs), next_obs=norm(batch.next_obs), reward=batch.reward / scale
+    )
     got, got_metrics = run.update(state, batch, key)
     want, want_metrics = run.update(plain, by_hand, key)
     np.testing.assert_allclose(got_metrics.pop("critic/reward_scale"), scale, rtol=1e-5)
     assert want_metrics.pop("critic/reward_scale") == 1.0
-    for a, b in zip(jax.tree.leaves((got.sac, got_metrics)),
-                    jax.tree.leaves((want.sac, want_metrics)), strict=True):  # fmt: skip
+    for a, b in zip(
+        jax.tree.leaves((got.sac, got_metrics)),
+        jax.tree.leaves((want.sac, want_metrics)),
+        strict=True,
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     # update reads the statistics and never writes them
-    for a, b in zip(jax.tree.leaves((got.obs_stats, got.return_stats)),
-                    jax.tree.leaves((obs_stats, return_stats)), strict=True):  # fmt: skip
+    for a, b in zip(
+        jax.tree.leaves((got.obs_stats, got.return_stats)),
+        jax.tree.leaves((obs_stats, return_stats)),
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
     obs = jnp.asarray(batch.obs[:5])
     for deterministic in (True, False):
@@ -77,8 +91,11 @@ def test_update_and_act_use_the_statistics(run):
 def test_hyper_dense_columns_unit_norm_after_updates(run):
     for states in run.states:  # init, then after each update
         for params in (states.sac.critic_params, states.sac.actor_params):
-            kernels = [v for p, v in traverse_util.flatten_dict(params).items()
-                       if "hyper_dense" in p and p[-1] == "kernel"]  # fmt: skip
+            kernels = [
+                v
+                for p, v in traverse_util.flatten_dict(params).items()
+                if "hyper_dense" in p and p[-1] == "kernel"
+            ]
             assert kernels
             for kernel in kernels:
                 np.testing.assert_allclose(jnp.linalg.norm(kernel, axis=-2), 1.0, atol=1e-5)
@@ -87,10 +104,19 @@ def test_hyper_dense_columns_unit_norm_after_updates(run):
 @pytest.mark.slow
 def test_learns_pendulum():
     """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    assert_learns_pendulum({"agent": "simbav2", "steps": 8000, "eval_every": 4000,
-                            "warmup_steps": 1000, "batch_size": 64, "actor_width": 64,
-                            "critic_width": 128, "lr_decay_updates": 6000.0},
-                           THRESHOLD)  # fmt: skip
+    assert_learns_pendulum(
+        {
+            "agent": "simbav2",
+            "steps": 8000,
+            "eval_every": 4000,
+            "warmup_steps": 1000,
+            "batch_size": 64,
+            "actor_width": 64,
+            "critic_width": 128,
+            "lr_decay_updates": 6000.0,
+        },
+        THRESHOLD,
+    )
 
 
 # Measured once (seed 0, this config), eval/return by env steps:
@@ -119,8 +145,9 @@ def test_jitted_init_does_not_hang():
     import sys
 
     try:
-        result = subprocess.run([sys.executable, "-c", _JIT_INIT], capture_output=True, text=True,
-                                timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", _JIT_INIT], capture_output=True, text=True, timeout=120
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("jit(init) hung (orthogonal init deadlock regression)")
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""Width scaling (slow): every registered agent at critic widths 64 to 2048 on jax:pendulum's shapes.
+"""Width scaling (slow): every registered agent at critic widths 64 to 2048 on jax:pendulum's
+shapes.
 Init and two updates, vmapped over two seeds, as the runner compiles them (jit of vmap); losses
 must stay finite and the critic's parameter count must equal its closed form (the N of the scaling
 laws). Run with `-s` to print the compile and run seconds of each case (measured: see the bottom).
@@ -37,8 +38,9 @@ def pendulum_batch(env, key: jax.Array) -> Transition:
 def test_agent_scales_to_width(case, width):
     name, overrides = CASES[case]
     env = envs.make("jax:pendulum")
-    agent = make(name, obs_size=env.obs_size, action_size=env.action_size, critic_width=width,
-                 **overrides)  # fmt: skip
+    agent = make(
+        name, obs_size=env.obs_size, action_size=env.action_size, critic_width=width, **overrides
+    )
     keys = jax.random.split(jax.random.key(0), SEEDS)
     batches = jax.vmap(lambda k: pendulum_batch(env, k))(keys)
     seconds = {}
@@ -52,16 +54,20 @@ def test_agent_scales_to_width(case, width):
     seconds["compile"] = time.perf_counter() - start
     start = time.perf_counter()
     for step in range(UPDATES):
-        states, metrics = update(states, batches, jax.vmap(jax.random.fold_in, (0, None))(keys, step))
+        states, metrics = update(
+            states, batches, jax.vmap(jax.random.fold_in, (0, None))(keys, step)
+        )
         for metric in ("critic/loss", "actor/loss"):
             assert np.all(np.isfinite(metrics[metric])), (metric, step, metrics[metric])
     jax.block_until_ready(states)
     seconds["update"] = (time.perf_counter() - start) / UPDATES
     assert all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
     params = expected_critic_params(agent)
-    print(f"\n{case:12s} width {width:5d}  N {params:>11,d}  init (compile+run) "
-          f"{seconds['init']:7.1f}s  update compile {seconds['compile']:6.1f}s  "
-          f"update run {seconds['update']:7.2f}s")
+    print(
+        f"\n{case:12s} width {width:5d}  N {params:>11,d}  init (compile+run) "
+        f"{seconds['init']:7.1f}s  update compile {seconds['compile']:6.1f}s  "
+        f"update run {seconds['update']:7.2f}s"
+    )
 
 
 # Measured, XLA at the tests' O0 on a 2-core CPU; seconds: init = jit(vmap(init)) compile + run,

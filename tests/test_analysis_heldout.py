@@ -11,9 +11,13 @@ from rlscale.analysis.synthetic import SyntheticLaw, SyntheticRuns, sweep_frame,
 LAW = SyntheticLaw(d_min=4e3, beta=2e4 ** (1 / 0.9), alpha=0.9, reference=800.0)
 RUNS = SyntheticRuns(seeds=5, steps=40_000, eval_every=250, noise=10.0)
 FIT_UTDS = [1.0, 2.0, 4.0]
-RECIPE = Recipe.model_validate({"thresholds": {"values": [600.0, 700.0, 800.0]},
-                                "bootstrap": {"samples": 30},
-                                "report": {"iqm_bootstrap_samples": 10}})  # fmt: skip
+RECIPE = Recipe.model_validate(
+    {
+        "thresholds": {"values": [600.0, 700.0, 800.0]},
+        "bootstrap": {"samples": 30},
+        "report": {"iqm_bootstrap_samples": 10},
+    }
+)
 
 
 def tidy(frame: pd.DataFrame, root) -> pd.DataFrame:
@@ -33,13 +37,20 @@ def test_result(grid, tmp_path_factory):
     configs = heldout.fitted_configs(analysis, [*FIT_UTDS, 8.0], batch_multiple=16)
     batch, rate = heldout.baseline_config(analysis, 2.0, -1)
     configs += [heldout.Config(heldout.BASELINE, u, batch, rate) for u in [*FIT_UTDS, 8.0]]
-    fitted = [sweep_frame(LAW, [c.utd], [c.batch_size], [c.learning_rate], RUNS)
-              for c in configs if c.role == heldout.FITTED or c.utd == 8.0]  # fmt: skip
+    fitted = [
+        sweep_frame(LAW, [c.utd], [c.batch_size], [c.learning_rate], RUNS)
+        for c in configs
+        if c.role == heldout.FITTED or c.utd == 8.0
+    ]
     second = tidy(pd.concat(fitted, ignore_index=True), tmp_path_factory.mktemp("fitted"))
     return configs, heldout.run(
-        heldout.crossings(second, RECIPE), heldout.crossings(frame, RECIPE), configs, FIT_UTDS,
-        RECIPE, flops_per_sample=1.0,
-    )  # fmt: skip
+        heldout.crossings(second, RECIPE),
+        heldout.crossings(frame, RECIPE),
+        configs,
+        FIT_UTDS,
+        RECIPE,
+        flops_per_sample=1.0,
+    )
 
 
 def test_predicted_hyperparameters_follow_the_true_slopes(test_result):

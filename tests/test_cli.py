@@ -10,8 +10,22 @@ import yaml
 from rlscale import results
 from rlscale.cli import main
 
-TINY = ["--steps", "200", "--eval-every", "100", "--warmup-steps", "32", "--batch-size", "16",
-        "--critic-width", "16", "--actor-width", "16", "--eval-episodes", "1"]  # fmt: skip
+TINY = [
+    "--steps",
+    "200",
+    "--eval-every",
+    "100",
+    "--warmup-steps",
+    "32",
+    "--batch-size",
+    "16",
+    "--critic-width",
+    "16",
+    "--actor-width",
+    "16",
+    "--eval-episodes",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +33,21 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     config = out / "agent.yaml"
     config.write_text("agent: sac\nutd: 2\nlearning_rate: 1.0e-3\n")
-    code = main(["train", "--config", str(config), "--utd", "0.5", "--seeds", "2",
-                 "--out", str(out), "--quiet", *TINY])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--utd",
+            "0.5",
+            "--seeds",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+            *TINY,
+        ]
+    )
     assert code == 0
     return out
 
@@ -32,8 +59,17 @@ def test_train_writes_tidy_metrics_and_resolved_config(trained):
     assert not frame.duplicated(["run_id", "env_steps", "metric"]).any()
     assert frame.run_id.nunique() == 2 and sorted(frame.seed.unique()) == [0, 1]
     assert sorted(frame.env_steps.unique()) == [100, 200]
-    for name in ["eval/return", "critic/loss", "critic/td_error", "critic/q_mean", "actor/entropy",
-                 "actor/temperature", "critic/param_norm", "compute/flops", "run/diverged"]:
+    for name in [
+        "eval/return",
+        "critic/loss",
+        "critic/td_error",
+        "critic/q_mean",
+        "actor/entropy",
+        "actor/temperature",
+        "critic/param_norm",
+        "compute/flops",
+        "run/diverged",
+    ]:
         assert name in set(frame.metric), name
     flops = frame[frame.metric == "compute/flops"].set_index("env_steps")["value"]
     assert (flops > 0).all()
@@ -45,17 +81,20 @@ def test_train_writes_tidy_metrics_and_resolved_config(trained):
     assert frame[frame.env_steps == 200].updates.iloc[0] == 84
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--env", "jax:pendulm"], "did you mean jax:pendulum"),
-    (["--env", "mujoco:ant"], "unknown env family"),
-    (["--critic-widht", "64"], "unknown key 'critic_widht' (did you mean critic_width"),
-    (["--agent", "sacc"], "unknown agent 'sacc'; valid: ["),
-    (["--utd", "0"], "utd=0: Input should be greater than 0"),
-    (["--batch-size", "-3"], "batch_size=-3"),
-    (["--critic-width", "0"], "critic_width must be positive"),
-    (["--batch-size", "2000"], "larger than the warm-up data"),
-    (["--learning-rate", "fast"], "learning_rate='fast' is not a valid"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "jax:pendulm"], "did you mean jax:pendulum"),
+        (["--env", "mujoco:ant"], "unknown env family"),
+        (["--critic-widht", "64"], "unknown key 'critic_widht' (did you mean critic_width"),
+        (["--agent", "sacc"], "unknown agent 'sacc'; valid: ["),
+        (["--utd", "0"], "utd=0: Input should be greater than 0"),
+        (["--batch-size", "-3"], "batch_size=-3"),
+        (["--critic-width", "0"], "critic_width must be positive"),
+        (["--batch-size", "2000"], "larger than the warm-up data"),
+        (["--learning-rate", "fast"], "learning_rate='fast' is not a valid"),
+    ],
+)
 def test_bad_flags_fail_before_compiling_with_a_clear_message(args, message, capsys, tmp_path):
     assert main(["train", "--out", str(tmp_path / "x"), *args]) == 2
     assert message in capsys.readouterr().err
@@ -70,6 +109,10 @@ def test_yaml_unknown_key_names_file_and_line(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "rlscale.cli", "train", "--help"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "rlscale.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "--seeds" in out.stdout

@@ -53,9 +53,9 @@ def test_fixed_seed_rollout_is_deterministic(name):
         vector = VectorEnv(env, copy_seeds(3, 2, 0))
         actions = np.random.default_rng(0).uniform(-1, 1, (20, 2, env.action_size))
         runs.append([vector.step(a) for a in actions])
-    for (a, obs_a), (b, obs_b) in zip(*runs):
+    for (a, obs_a), (b, obs_b) in zip(*runs, strict=True):
         np.testing.assert_array_equal(obs_a, obs_b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
     other = VectorEnv(env, copy_seeds(4, 2, 0)).observe()
     assert not np.array_equal(other, VectorEnv(env, copy_seeds(3, 2, 0)).observe())
@@ -66,7 +66,7 @@ def test_time_limit_is_truncation_with_the_true_final_obs(name):
     env = envs.make(name, max_episode_steps=5, action_repeat=2)
     episode = Episode(env, 0)
     rewards = []
-    for t in range(5):
+    for _ in range(5):
         before = episode.obs
         out, obs = episode.step(np.ones(env.action_size) * 0.3)
         rewards.append(out.reward)
@@ -89,7 +89,12 @@ class ScriptedRaw:
     def step(self, action):
         self.t += 1
         done = self.t >= self.end
-        return np.full(1, self.t, np.float32), 1.0, done and self.terminate, done and not self.terminate
+        return (
+            np.full(1, self.t, np.float32),
+            1.0,
+            done and self.terminate,
+            done and not self.terminate,
+        )
 
 
 @pytest.mark.parametrize(("terminate", "expected"), [(True, (1.0, 0.0)), (False, (0.0, 1.0))])
@@ -132,9 +137,13 @@ def test_process_vector_matches_in_process_vector():
 
 @pytest.mark.parametrize(
     ("name", "needle"),
-    [("dmc:cheetah-runn", "dmc:cheetah-run"), ("gym:HalfCheetah-v9", "gym:HalfCheetah-v5"),
-     ("dcm:cheetah-run", "dmc:<name>"), ("cheetah-run", "gym:<name>")],
-)  # fmt: skip
+    [
+        ("dmc:cheetah-runn", "dmc:cheetah-run"),
+        ("gym:HalfCheetah-v9", "gym:HalfCheetah-v5"),
+        ("dcm:cheetah-run", "dmc:<name>"),
+        ("cheetah-run", "gym:<name>"),
+    ],
+)
 def test_unknown_names_list_families_and_close_matches(name, needle):
     with pytest.raises(ValueError, match="unknown") as error:
         envs.check_name(name)

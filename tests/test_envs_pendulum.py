@@ -19,7 +19,9 @@ def test_pendulum_matches_gymnasium_dynamics_and_reward():
     step = jax.jit(env.step)
     for action in actions:
         state, obs, reward, terminated = step(state, jnp.asarray(action))
-        ref_obs, ref_reward, ref_terminated, _, _ = reference.step(action * 2.0)  # torque in [-2, 2]
+        ref_obs, ref_reward, ref_terminated, _, _ = reference.step(
+            action * 2.0
+        )  # torque in [-2, 2]
         np.testing.assert_allclose(obs, ref_obs, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(reward, ref_reward, rtol=1e-4, atol=1e-4)
         assert not bool(terminated) and not ref_terminated  # Pendulum never terminates

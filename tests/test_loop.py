@@ -9,7 +9,7 @@ from agent_checks import (
     TRACES,
     CountConfig,
     CountHParams,
-    make_counting_agent,  # fmt: skip
+    make_counting_agent,
 )
 
 from rlscale import config, envs
@@ -20,7 +20,7 @@ from rlscale.training.loop import (
     make_chunk,
     make_init,
     reset_iterations,
-    updates_after,  # fmt: skip
+    updates_after,
 )
 from rlscale.training.runner import run_group
 from rlscale.training.train import train
@@ -32,8 +32,15 @@ from rlscale.training.train import train
 def test_update_schedule_matches_python_reference(utd, n_envs):
     env = envs.make("jax:pendulum")
     agent = make_counting_agent(CountConfig(env.obs_size, env.action_size))
-    loop = LoopConfig(total_steps=120, utd=utd, batch_size=4, n_envs=n_envs, warmup_steps=10,
-                      eval_every=40, eval_episodes=1)  # fmt: skip
+    loop = LoopConfig(
+        total_steps=120,
+        utd=utd,
+        batch_size=4,
+        n_envs=n_envs,
+        warmup_steps=10,
+        eval_every=40,
+        eval_episodes=1,
+    )
     init = jax.jit(jax.vmap(make_init(agent, env, loop)))
     chunk = jax.jit(jax.vmap(make_chunk(agent, env, loop), in_axes=(0, None)))
     state = init(jax.random.split(jax.random.key(0), 2), CountHParams(jnp.ones(2)))
@@ -51,7 +58,10 @@ def test_reset_iterations_are_the_first_to_reach_each_count(utd, n_envs):
     counts = (1, 5, 7, 30, 31)
     reached = [updates_after(loop, t + 1) for t in reset_iterations(loop, counts)]
     before = [updates_after(loop, t) for t in reset_iterations(loop, counts)]
-    assert all(b < k <= r for b, k, r in zip(before, counts, reached)), (before, reached)
+    assert all(b < k <= r for b, k, r in zip(before, counts, reached, strict=True)), (
+        before,
+        reached,
+    )
 
 
 def test_resets_branch_only_when_due_and_spare_diverged_runs():
@@ -61,12 +71,21 @@ def test_resets_branch_only_when_due_and_spare_diverged_runs():
     first iteration whose updates reach the count (1.5 per iteration: 5 -> after update 6), and
     leaves the diverged run as it froze."""
     env, calls = envs.make("jax:pendulum"), []
-    agent = make_counting_agent(CountConfig(env.obs_size, env.action_size), reset_at=(5,),
-                                on_reset=calls.append)  # fmt: skip
-    loop = LoopConfig(total_steps=40, utd=0.75, batch_size=4, n_envs=2, warmup_steps=4,
-                      eval_every=40, eval_episodes=1)  # fmt: skip
+    agent = make_counting_agent(
+        CountConfig(env.obs_size, env.action_size), reset_at=(5,), on_reset=calls.append
+    )
+    loop = LoopConfig(
+        total_steps=40,
+        utd=0.75,
+        batch_size=4,
+        n_envs=2,
+        warmup_steps=4,
+        eval_every=40,
+        eval_episodes=1,
+    )
     state = jax.jit(jax.vmap(make_init(agent, env, loop)))(
-        jax.random.split(jax.random.key(0), 3), CountHParams(jnp.ones(3)))
+        jax.random.split(jax.random.key(0), 3), CountHParams(jnp.ones(3))
+    )
     state = state._replace(diverged=jnp.array([False, False, True]))
     chunk = jax.jit(jax.vmap(make_chunk(agent, env, loop), in_axes=(0, None)))
     state, _ = chunk(state, jnp.int32(0))
@@ -76,11 +95,15 @@ def test_resets_branch_only_when_due_and_spare_diverged_runs():
 
 
 def test_one_trace_per_group_and_no_retrace_across_chunks(monkeypatch):
-    monkeypatch.setitem(registry.AGENTS, "count",
-                        registry.AgentSpec(CountConfig, CountHParams, make_counting_agent))  # fmt: skip
+    monkeypatch.setitem(
+        registry.AGENTS, "count", registry.AgentSpec(CountConfig, CountHParams, make_counting_agent)
+    )
     run = config.resolve({"steps": 60, "eval_every": 20, "warmup_steps": 4, "batch_size": 4})
-    run = {**{k: v for k, v in run.items() if k in config.LOOP_KEYS}, "agent": "count",
-           "learning_rate": 0.1}  # fmt: skip
+    run = {
+        **{k: v for k, v in run.items() if k in config.LOOP_KEYS},
+        "agent": "count",
+        "learning_rate": 0.1,
+    }
     (group,) = group_runs(seed_runs(run, 3))
     TRACES.clear()
     seen = []
@@ -93,8 +116,17 @@ def test_one_trace_per_group_and_no_retrace_across_chunks(monkeypatch):
 def test_sac_learns_pendulum():
     """Measured (2 seeds, seed 0): eval return -1330/-1660 at 1k steps, about -90 at 6k steps;
     a random policy gets about -1200, one that never learns stays below -900."""
-    run = config.resolve({"steps": 6000, "eval_every": 1000, "warmup_steps": 500, "batch_size": 64,
-                          "critic_width": 64, "actor_width": 64, "learning_rate": 1e-3})  # fmt: skip
+    run = config.resolve(
+        {
+            "steps": 6000,
+            "eval_every": 1000,
+            "warmup_steps": 500,
+            "batch_size": 64,
+            "critic_width": 64,
+            "actor_width": 64,
+            "learning_rate": 1e-3,
+        }
+    )
     frame, result = train(run, seeds=2, progress=False)
     returns = frame[frame.metric == "eval/return"].groupby("env_steps")["value"].mean()
     assert returns.loc[1000] < -900, returns  # before learning: the task is not trivially easy

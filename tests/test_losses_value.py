@@ -1,4 +1,4 @@
-"""Categorical/quantile value heads: invariants and hand-worked cases (science/agents.md section 5)."""
+"""Categorical/quantile value heads: invariants and hand-worked cases (science/agents.md 5)."""
 
 import jax
 import jax.numpy as jnp

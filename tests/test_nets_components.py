@@ -23,8 +23,16 @@ def test_lapack_free_orthogonal_matches_flax(monkeypatch, block):
 
     monkeypatch.setattr(orthogonal, "BLOCK", block)
     key = jax.random.PRNGKey(3)
-    cases = (((64, 256), 0), ((256, 64), 0), ((5, 32), 0), ((32, 32), -1), ((3, 4, 5), -1),
-             ((300, 200), -1), ((100, 70), -1), ((70, 100), -1))  # fmt: skip
+    cases = (
+        ((64, 256), 0),
+        ((256, 64), 0),
+        ((5, 32), 0),
+        ((32, 32), -1),
+        ((3, 4, 5), -1),
+        ((300, 200), -1),
+        ((100, 70), -1),
+        ((70, 100), -1),
+    )
     for shape, axis in cases:
         want = nn.initializers.orthogonal(1.5, column_axis=axis)(key, shape)
         got = jax.jit(orthogonal.orthogonal(1.5, column_axis=axis), static_argnums=1)(key, shape)
@@ -66,14 +74,17 @@ def test_softmoe_with_one_token_is_a_dense_mixture():
     params = variables["params"]
     phi = params["phi"]  # [d, n, p = 1]
     unit_x = x / jnp.linalg.norm(x, axis=-1, keepdims=True)
-    logits = jnp.einsum("bmd,dnp->bmnp", unit_x, params["scale"] * phi / jnp.linalg.norm(phi, axis=0))
+    logits = jnp.einsum(
+        "bmd,dnp->bmnp", unit_x, params["scale"] * phi / jnp.linalg.norm(phi, axis=0)
+    )
     gate = jax.nn.softmax(logits.reshape(4, 3), axis=-1)  # one token: dispatch = 1, gate = combine
     experts = params["VmapExpert_0"]
     first, second = experts["Dense_1"], experts["Dense_0"]  # the outer Dense is built first
     hidden = jax.nn.relu(jnp.einsum("bd,ndh->bnh", x[:, 0], first["kernel"]) + first["bias"])
     outs = jnp.einsum("bnh,nhd->bnd", hidden, second["kernel"]) + second["bias"]
-    np.testing.assert_allclose(layer.apply(variables, x)[:, 0], jnp.einsum("bn,bnd->bd", gate, outs),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        layer.apply(variables, x)[:, 0], jnp.einsum("bn,bnd->bd", gate, outs), atol=1e-5
+    )
 
 
 def _formula(net, d_in, width, depth, outputs):
@@ -84,7 +95,13 @@ def _formula(net, d_in, width, depth, outputs):
         return (d_in + 3) * width + depth * 2 * (width * width + 3 * width) + (width + 1) * outputs
     if net == "simbav2":  # embed W (+shift feature) + scaler; blocks 8W^2 + 5W; head W^2+W + WK+K
         emb = (d_in + 1) * width + width
-        return emb + depth * (8 * width * width + 5 * width) + width * width + width + (width + 1) * outputs
+        return (
+            emb
+            + depth * (8 * width * width + 5 * width)
+            + width * width
+            + width
+            + (width + 1) * outputs
+        )
     if net == "softmoe":  # MLP(depth-1) + SoftMoE(T tokens of W/T, n experts, p = ceil(T/n))
         experts, tokens = 4, 8
         token, slots = width // tokens, -(-tokens // experts)
@@ -96,8 +113,16 @@ def _formula(net, d_in, width, depth, outputs):
 @pytest.mark.parametrize("net", ["mlp", "bronet", "simbav2", "softmoe"])
 @pytest.mark.parametrize("width", [16, 64])
 def test_critic_param_count_matches_formula(net, width):
-    agent = make("sac", obs_size=OBS, action_size=ACT, critic_width=width, critic_net=net,
-                 actor_width=16, value_loss="c51", n_bins=11)
+    agent = make(
+        "sac",
+        obs_size=OBS,
+        action_size=ACT,
+        critic_width=width,
+        critic_net=net,
+        actor_width=16,
+        value_loss="c51",
+        n_bins=11,
+    )
     state = jax.eval_shape(agent.init, jax.random.PRNGKey(0))
     count = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.critic_params)) // 2
     assert count == _formula(net, OBS + ACT, width, 2, 11)

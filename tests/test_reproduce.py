@@ -8,8 +8,10 @@ from rlscale import cli
 
 SPEC = {
     "name": "tiny",
-    "agent": {"preset": "sac", "overrides": {"critic_width": 16, "actor_width": 16,
-                                              "warmup_steps": 64}},  # fmt: skip
+    "agent": {
+        "preset": "sac",
+        "overrides": {"critic_width": 16, "actor_width": 16, "warmup_steps": 64},
+    },
     "env": "jax:pendulum",
     "budget": {"env_steps": 400, "eval_every": 100, "eval_episodes": 1},
     "seeds": 2,

@@ -37,10 +37,23 @@ def test_costs_count_updates_after_warmup_and_flops_scale_with_batch(table):
 def test_measured_rate_counts_each_groups_wall_clock_once(tmp_path):
     rows = []
     for run, (wall, flops) in enumerate([(10.0, 100.0), (10.0, 300.0), (30.0, 200.0)]):
-        rows.append({"run_id": f"r{run}", "agent": "sac", "env": "jax:pendulum", "seed": run,
-                     "utd": 1.0, "batch_size": 16, "critic_width": 16, "learning_rate": 1e-3,
-                     "env_steps": 1000, "updates": 1000, "wall_time": wall,
-                     "metric": "compute/flops", "value": flops})  # fmt: skip
+        rows.append(
+            {
+                "run_id": f"r{run}",
+                "agent": "sac",
+                "env": "jax:pendulum",
+                "seed": run,
+                "utd": 1.0,
+                "batch_size": 16,
+                "critic_width": 16,
+                "learning_rate": 1e-3,
+                "env_steps": 1000,
+                "updates": 1000,
+                "wall_time": wall,
+                "metric": "compute/flops",
+                "value": flops,
+            }
+        )
     frame = pd.DataFrame(rows)
     for run_id, run in frame.groupby("run_id"):
         results.write_metrics(run.reset_index(drop=True), tmp_path / run_id / results.METRICS_FILE)

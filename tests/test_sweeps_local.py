@@ -37,10 +37,22 @@ KEYS = ["run_id", "env_steps", "metric"]
 
 
 def sweep(tmp: Path, spec: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp / "jax-cache"),
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}  # fmt: skip
-    command = [sys.executable, "-m", "rlscale.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
+    env = {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(tmp / "jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "rlscale.cli",
+        "sweep",
+        str(spec),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -84,8 +96,11 @@ def test_sweep_writes_the_results_layout_and_status_reports_each_run(sweeps, cap
     frame = results.read(out)
     for run in sweep_runs:
         folder = out / "runs" / run.run_id
-        assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "metrics.parquet",
-                                                            "status.json"]  # fmt: skip
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "config.yaml",
+            "metrics.parquet",
+            "status.json",
+        ]
         rows = frame[frame.run_id == run.run_id]
         assert set(rows.seed) == {run.config["seed"]} and set(rows.utd) == {run.config["utd"]}
         assert sorted(rows[rows.metric == "eval/return"].env_steps) == [250, 500, 750, 1000]
@@ -106,8 +121,9 @@ def test_a_diverged_member_leaves_its_vmapped_siblings_bit_identical(sweeps):
     assert len(siblings) == 4  # the learning_rate=0.001 runs, 2 utd x 2 seeds
     mine = with_nan[with_nan.run_id.isin(siblings)].reset_index(drop=True)
     theirs = clean[clean.run_id.isin(siblings)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(mine.drop(columns="status"), theirs.drop(columns="status"),
-                                  check_exact=True)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        mine.drop(columns="status"), theirs.drop(columns="status"), check_exact=True
+    )
     frozen = with_nan[~with_nan.run_id.isin(siblings)]
     assert (frozen[frozen.metric == "run/diverged"].value == 1).all()
     assert (frozen[frozen.metric == "critic/loss"].value == 0).all()  # no update ever accepted
@@ -133,8 +149,9 @@ def _kill_when(process: subprocess.Popen, out: Path, ready, started: float) -> N
 KILL_POINTS = {  # (state, mtime) per run -> kill now?
     "first group running": lambda s, t: any(v[0] == "running" for v in s.values()),
     "first group finished": lambda s, t: sum(v[0] in store.FINISHED for v in s.values()) >= 4,
-    "second group running again": lambda s, t: any(v[0] == "running" and v[1] > t
-                                                   for v in s.values()),  # fmt: skip
+    "second group running again": lambda s, t: any(
+        v[0] == "running" and v[1] > t for v in s.values()
+    ),
 }
 
 

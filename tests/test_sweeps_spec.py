@@ -27,11 +27,15 @@ def write(tmp_path, text, name="spec.yaml"):
 
 
 def test_grid_zip_seeds_and_overrides_expand_into_resolved_runs(tmp_path):
-    spec = write(tmp_path, TINY + """\
+    spec = write(
+        tmp_path,
+        TINY
+        + """\
 grid: {utd: [0.5, 2], batch_size: [16, 32]}
 zip: {learning_rate: [0.001, 0.0003], tau: [0.01, 0.005]}
 overrides: [{when: {utd: 2, batch_size: 32}, set: {warmup_steps: 128}}]
-""")
+""",
+    )
     sweep = load_sweep(spec)
     assert len(sweep.runs) == 2 * 2 * 2 * 2  # utd x batch x zip rows x seeds
     configs = [run.config for run in sweep.runs]
@@ -80,8 +84,10 @@ def test_dry_run_prints_runs_and_groups_and_writes_nothing(tmp_path, capsys):
 
 BAD = {
     "unknown spec key": (TINY + "gird: {utd: [1]}\n", ["spec.yaml:7", "'gird'", "grid"]),
-    "unknown run key": (TINY.replace("actor_width", "actor_widht"),
-                        ["spec.yaml:2", "'actor_widht'", "did you mean actor_width"]),
+    "unknown run key": (
+        TINY.replace("actor_width", "actor_widht"),
+        ["spec.yaml:2", "'actor_widht'", "did you mean actor_width"],
+    ),
     "wrong type": (TINY + "grid: {batch_size: [big]}\n", ["spec.yaml:7", "batch_size='big'"]),
     "empty grid": (TINY + "grid: {utd: []}\n", ["spec.yaml:7", "empty grid for 'utd'"]),
     "sigma zero": (TINY + "grid: {utd: [1, 0]}\n", ["spec.yaml:7", "utd=0", "greater than 0"]),
@@ -89,13 +95,19 @@ BAD = {
     "fractional batch": (TINY + "grid: {batch_size: [16.5]}\n", ["batch_size=16.5"]),
     "negative batch": (TINY + "grid: {batch_size: [-16]}\n", ["batch_size=-16"]),
     "unknown agent": (TINY.replace("preset: sac", "preset: nope"), ["spec.yaml:2", "'nope'"]),
-    "unknown env": (TINY.replace("jax:pendulum", "jax:pendulm"),
-                    ["spec.yaml:4", "did you mean jax:pendulum"]),
-    "grid key agent lacks": (TINY + "grid: {n_quantiles: [8, 16]}\n",
-                             ["spec.yaml:7", "'n_quantiles'", "valid keys"]),
+    "unknown env": (
+        TINY.replace("jax:pendulum", "jax:pendulm"),
+        ["spec.yaml:4", "did you mean jax:pendulum"],
+    ),
+    "grid key agent lacks": (
+        TINY + "grid: {n_quantiles: [8, 16]}\n",
+        ["spec.yaml:7", "'n_quantiles'", "valid keys"],
+    ),
     "zip lengths": (TINY + "zip: {tau: [0.1, 0.2], gamma: [0.9]}\n", ["equal lengths"]),
-    "override matches nothing": (TINY + "grid: {utd: [1]}\noverrides: [{when: {utd: 3}, "
-                                 "set: {warmup_steps: 100}}]\n", ["matches no run"]),
+    "override matches nothing": (
+        TINY + "grid: {utd: [1]}\noverrides: [{when: {utd: 3}, set: {warmup_steps: 100}}]\n",
+        ["matches no run"],
+    ),
     "seeds": (TINY.replace("seeds: 2", "seeds: [1, 1]"), ["spec.yaml:6", "distinct"]),
 }
 

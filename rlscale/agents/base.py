@@ -1,4 +1,5 @@
-"""The agent interface: a few pure functions over pytrees (the optax/brax "pair of functions" idiom).
+"""The agent interface: a few pure functions over pytrees (the optax/brax "pair of functions"
+idiom).
 
 Static config (anything that sets array shapes: widths, depth, number of critics, loss type) is a
 frozen dataclass fixed when the agent is made. Scalar hyperparameters (learning rate, gamma, tau,

@@ -74,7 +74,10 @@ class BROState(NamedTuple):
 
 
 class OptimisticShift(nn.Module):
-    """BroNet(256, 1) on [s, mu_c(s)] -> Dense(|A|, orthogonal(0.01), no bias): mu_o = mu_c + shift."""
+    """BroNet(256, 1) on [s, mu_c(s)] -> Dense(|A|, orthogonal(0.01), no bias).
+
+    The optimistic mean is mu_o = mu_c + shift.
+    """
 
     width: int
     action_size: int
@@ -110,8 +113,14 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         obs, mean = jnp.zeros((1, config.obs_size)), jnp.zeros((1, config.action_size))
         shift_params = shift_net.init(key_shift, obs, mean)
         duals = _dual_raw(jnp.stack([hp.init_optimism, hp.init_kl_weight]))
-        return BROState(sac, shift_params, optimizer.init(shift_params), duals,
-                        dual_optimizer.init(duals), sac.step)  # fmt: skip
+        return BROState(
+            sac,
+            shift_params,
+            optimizer.init(shift_params),
+            duals,
+            dual_optimizer.init(duals),
+            sac.step,
+        )
 
     def optimistic_policy(params: Params, obs: jax.Array) -> tuple[jax.Array, ...]:
         mean_c, log_std_c = jax.lax.stop_gradient(steps.actor.apply(params["actor"], obs))
@@ -140,17 +149,33 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
 
         (loss, kl), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.optimistic_params)
         lr = state.sac.hparams.learning_rate
-        params, opt_state = apply_gradients(optimizer, state.optimistic_opt_state,
-                                            state.optimistic_params, grads, lr)  # fmt: skip
+        params, opt_state = apply_gradients(
+            optimizer, state.optimistic_opt_state, state.optimistic_params, grads, lr
+        )
         gap = jax.lax.stop_gradient(kl / config.action_size - config.kl_target)
-        dual_grad = jax.grad(lambda raw: jnp.sum(_dual_value(raw) * jnp.stack([gap, -gap])))(state.duals)
-        duals, duals_state = apply_gradients(dual_optimizer, state.duals_opt_state, state.duals,
-                                             dual_grad, state.sac.hparams.dual_learning_rate)  # fmt: skip
-        state = state._replace(optimistic_params=params, optimistic_opt_state=opt_state,
-                               duals=duals, duals_opt_state=duals_state)  # fmt: skip
+        dual_grad = jax.grad(lambda raw: jnp.sum(_dual_value(raw) * jnp.stack([gap, -gap])))(
+            state.duals
+        )
+        duals, duals_state = apply_gradients(
+            dual_optimizer,
+            state.duals_opt_state,
+            state.duals,
+            dual_grad,
+            state.sac.hparams.dual_learning_rate,
+        )
+        state = state._replace(
+            optimistic_params=params,
+            optimistic_opt_state=opt_state,
+            duals=duals,
+            duals_opt_state=duals_state,
+        )
         beta, kl_weight = _dual_value(duals)
-        return state, {"optimism/loss": loss, "optimism/kl": kl, "optimism/beta": beta,
-                       "optimism/kl_weight": kl_weight}  # fmt: skip
+        return state, {
+            "optimism/loss": loss,
+            "optimism/kl": kl,
+            "optimism/beta": beta,
+            "optimism/kl_weight": kl_weight,
+        }
 
     def update(state: BROState, batch: Transition, key: PRNGKey):
         key_critic, key_actor, key_optimism = jax.random.split(key, 3)
@@ -160,7 +185,10 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         sac = steps.temperature_step(state.sac, actor_metrics["actor/entropy"])
         sac, metrics = steps.finish(sac, {**critic_metrics, **actor_metrics, **optimism_metrics})
         state = state._replace(sac=sac, step=sac.step)
-        return state, {**metrics, "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates))}
+        return state, {
+            **metrics,
+            "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates)),
+        }
 
     def reset(state: BROState, key: PRNGKey) -> BROState:
         """Every network, optimiser and dual afresh, buffer kept (BRO `bro_learner.py`). Both update
@@ -171,5 +199,12 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
     def critic_param_count(state: BROState) -> int:
         return count_params(state.sac.critic_params) // config.n_critics
 
-    return Agent(init, act, update, hparams, config, critic_param_count,
-                 resets=Resets(config.reset_updates, reset))
+    return Agent(
+        init,
+        act,
+        update,
+        hparams,
+        config,
+        critic_param_count,
+        resets=Resets(config.reset_updates, reset),
+    )

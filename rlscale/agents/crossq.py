@@ -82,8 +82,9 @@ def _where(flag: jax.Array, new, old):
 
 def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) -> Agent:
     """Build CrossQ's pure functions for `config`."""
-    head = make_value_head(config.value_loss, v_min=config.v_min, v_max=config.v_max,
-                           n_bins=config.n_bins)  # fmt: skip
+    head = make_value_head(
+        config.value_loss, v_min=config.v_min, v_max=config.v_max, n_bins=config.n_bins
+    )
     actor_train, critic_train = _networks(config, head.n_outputs, train=True)
     actor_eval, critic_eval = _networks(config, head.n_outputs, train=False)
     optimizer, alpha_optimizer = adam(config.adam_b1), adam()
@@ -96,10 +97,15 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
         critic_variables = critic_train.init(key_critic, obs, action)
         log_alpha = jnp.log(hp.init_temperature)
         return CrossQState(
-            actor_variables, critic_variables, log_alpha,
-            optimizer.init(actor_variables["params"]), optimizer.init(critic_variables["params"]),
-            alpha_optimizer.init(log_alpha), hp, jnp.zeros((), jnp.int32),
-        )  # fmt: skip
+            actor_variables,
+            critic_variables,
+            log_alpha,
+            optimizer.init(actor_variables["params"]),
+            optimizer.init(critic_variables["params"]),
+            alpha_optimizer.init(log_alpha),
+            hp,
+            jnp.zeros((), jnp.int32),
+        )
 
     def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
         mean, log_std = actor_eval.apply(params, obs)  # running BRN statistics
@@ -117,24 +123,30 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
             outputs, new_vars = critic_train.apply(
                 {"params": params, "batch_stats": stats},
                 jnp.concatenate([batch.obs, batch.next_obs]),
-                jnp.concatenate([batch.action, next_action]), mutable=["batch_stats"],
-            )  # fmt: skip
+                jnp.concatenate([batch.action, next_action]),
+                mutable=["batch_stats"],
+            )
             outputs, next_outputs = jnp.split(outputs, 2, axis=1)
             next_outputs = select_pessimistic(head, jax.lax.stop_gradient(next_outputs))
             bonus = -alpha * next_log_prob
             target = jax.lax.stop_gradient(
-                head.target(next_outputs, batch.reward, hp.gamma, batch.terminated, bonus))
-            y = td_target(batch.reward, hp.gamma, batch.terminated, head.value(next_outputs) + bonus)
+                head.target(next_outputs, batch.reward, hp.gamma, batch.terminated, bonus)
+            )
+            y = td_target(
+                batch.reward, hp.gamma, batch.terminated, head.value(next_outputs) + bonus
+            )
             loss = jax.vmap(head.loss, in_axes=(0, None))(outputs, target).mean(axis=1).sum()
             q = head.value(outputs)
             return loss, (new_vars["batch_stats"], jnp.mean(jnp.abs(q - y)), jnp.mean(q))
 
         params = state.critic_variables["params"]
         (loss, (stats, td_error, q_mean)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        params, opt_state = apply_gradients(optimizer, state.critic_opt_state, params, grads,
-                                            hp.learning_rate)  # fmt: skip
-        state = state._replace(critic_variables={"params": params, "batch_stats": stats},
-                               critic_opt_state=opt_state)  # fmt: skip
+        params, opt_state = apply_gradients(
+            optimizer, state.critic_opt_state, params, grads, hp.learning_rate
+        )
+        state = state._replace(
+            critic_variables={"params": params, "batch_stats": stats}, critic_opt_state=opt_state
+        )
         return state, {"critic/loss": loss, "critic/td_error": td_error, "critic/q_mean": q_mean}
 
     def act_with_log_prob(variables: Params, obs: jax.Array, key: PRNGKey):
@@ -148,25 +160,36 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
 
         def loss_fn(params):
             (mean, log_std), new_vars = actor_train.apply(
-                {"params": params, "batch_stats": stats}, batch.obs, mutable=["batch_stats"])
+                {"params": params, "batch_stats": stats}, batch.obs, mutable=["batch_stats"]
+            )
             action, log_prob = sample_tanh_gaussian(mean, log_std, key)
             q = head.value(critic_eval.apply(state.critic_variables, batch.obs, action)).min(0)
-            return sac_actor_loss(log_prob, q, alpha), (new_vars["batch_stats"], -jnp.mean(log_prob))
+            return sac_actor_loss(log_prob, q, alpha), (
+                new_vars["batch_stats"],
+                -jnp.mean(log_prob),
+            )
 
         params = state.actor_variables["params"]
         (loss, (stats, entropy)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        params, opt_state = apply_gradients(optimizer, state.actor_opt_state, params, grads,
-                                            hp.learning_rate)  # fmt: skip
+        params, opt_state = apply_gradients(
+            optimizer, state.actor_opt_state, params, grads, hp.learning_rate
+        )
         alpha_grad = jax.grad(temperature_loss)(
-            state.log_alpha, entropy, -hp.target_entropy_scale * config.action_size, False)
+            state.log_alpha, entropy, -hp.target_entropy_scale * config.action_size, False
+        )
         log_alpha, alpha_state = apply_gradients(
-            alpha_optimizer, state.alpha_opt_state, state.log_alpha, alpha_grad, hp.learning_rate)
+            alpha_optimizer, state.alpha_opt_state, state.log_alpha, alpha_grad, hp.learning_rate
+        )
         due = state.step % config.policy_delay == 0
         new = ({"params": params, "batch_stats": stats}, opt_state, log_alpha, alpha_state)
         old = (state.actor_variables, state.actor_opt_state, state.log_alpha, state.alpha_opt_state)
         variables, opt_state, log_alpha, alpha_state = _where(due, new, old)
-        state = state._replace(actor_variables=variables, actor_opt_state=opt_state,
-                               log_alpha=log_alpha, alpha_opt_state=alpha_state)  # fmt: skip
+        state = state._replace(
+            actor_variables=variables,
+            actor_opt_state=opt_state,
+            log_alpha=log_alpha,
+            alpha_opt_state=alpha_state,
+        )
         return state, {"actor/loss": loss, "actor/entropy": entropy}
 
     def update(state: CrossQState, batch: Transition, key: PRNGKey):
@@ -174,9 +197,12 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
         state, critic_metrics = critic_step(state, batch, key_critic)
         state, actor_metrics = actor_step(state, batch, key_actor)
         state = state._replace(step=state.step + 1)
-        return state, {**critic_metrics, **actor_metrics,
-                       "actor/temperature": jnp.exp(state.log_alpha),
-                       "critic/param_norm": global_norm(state.critic_variables["params"])}  # fmt: skip
+        return state, {
+            **critic_metrics,
+            **actor_metrics,
+            "actor/temperature": jnp.exp(state.log_alpha),
+            "critic/param_norm": global_norm(state.critic_variables["params"]),
+        }
 
     def critic_param_count(state: CrossQState) -> int:
         """Trainable parameters of one critic (BRN scale/bias included, running statistics not)."""

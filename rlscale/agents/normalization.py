@@ -62,8 +62,9 @@ def init_returns(n_envs: int = 1) -> ReturnStats:
     return ReturnStats(jnp.zeros(n_envs), init_running(), jnp.zeros(()))
 
 
-def update_returns(stats: ReturnStats, reward: jax.Array, done: jax.Array,
-                   gamma: jax.Array) -> ReturnStats:  # fmt: skip
+def update_returns(
+    stats: ReturnStats, reward: jax.Array, done: jax.Array, gamma: jax.Array
+) -> ReturnStats:
     """One env step of every copy: G <- gamma (1 - done) G + r, then G's moments and max |G|.
 
     As the official wrapper, `done` (terminated or truncated) is the flag of the SAME transition

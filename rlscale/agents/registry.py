@@ -69,7 +69,7 @@ def split_kwargs(name: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dic
 
 
 def make(name: str, **kwargs: Any) -> Agent:
-    """Make agent `name`; `obs_size` and `action_size` are required, other keys override defaults."""
+    """Make agent `name`; `obs_size`, `action_size` are required, other keys override defaults."""
     agent_spec = spec(name)
     static, hparams = split_kwargs(name, kwargs)
     return agent_spec.make(agent_spec.config(**static), agent_spec.hparams(**hparams))

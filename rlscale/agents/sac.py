@@ -108,10 +108,15 @@ class SACSteps(NamedTuple):
 
 def make_networks(config: SACConfig) -> tuple[Any, Any, Any]:
     """(value head, actor module, ensemble critic module) named by the config."""
-    head = make_value_head(config.value_loss, v_min=config.v_min, v_max=config.v_max,
-                           n_bins=config.n_bins)  # fmt: skip
-    moe = {"n_experts": config.moe_experts, "n_tokens": config.moe_tokens,
-           "tokenize": config.moe_tokenize, "layer_norm": config.critic_layer_norm}  # fmt: skip
+    head = make_value_head(
+        config.value_loss, v_min=config.v_min, v_max=config.v_max, n_bins=config.n_bins
+    )
+    moe = {
+        "n_experts": config.moe_experts,
+        "n_tokens": config.moe_tokens,
+        "tokenize": config.moe_tokenize,
+        "layer_norm": config.critic_layer_norm,
+    }
     actor_torso, actor_out = make_body(config.actor_net, config.actor_width, config.actor_depth)
     actor = TanhGaussianActor(actor_torso, config.action_size, actor_out, config.actor_log_std)
     critic_torso, critic_out = make_body(
@@ -134,8 +139,9 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
             "'simbav2' keeps (rlscale.agents.simbav2); use agent simbav2 or reward_scaling=False"
         )
     head, actor, critic = make_networks(config)
-    optimizer = adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(
-        config.adam_b1)  # fmt: skip
+    optimizer = (
+        adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(config.adam_b1)
+    )
     alpha_optimizer = adam(config.temperature_b1)
     project_actor, project_critic = _projector(config.actor_net), _projector(config.critic_net)
     reduce_q = jnp.min if config.target_rule == "min" else jnp.mean
@@ -148,10 +154,16 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
         critic_params = project_critic(critic.init(key_critic, obs, action))
         log_alpha = jnp.log(hp.init_temperature)
         return SACState(
-            actor_params, critic_params, critic_params, log_alpha,
-            optimizer.init(actor_params), optimizer.init(critic_params),
-            alpha_optimizer.init(log_alpha), hp, jnp.zeros((), jnp.int32),
-        )  # fmt: skip
+            actor_params,
+            critic_params,
+            critic_params,
+            log_alpha,
+            optimizer.init(actor_params),
+            optimizer.init(critic_params),
+            alpha_optimizer.init(log_alpha),
+            hp,
+            jnp.zeros((), jnp.int32),
+        )
 
     def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
         mean, log_std = actor.apply(params, obs)
@@ -166,12 +178,15 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
         hp, alpha, reward = state.hparams, jnp.exp(state.log_alpha), batch.reward
         next_action, next_log_prob = sample(state.actor_params, batch.next_obs, key)
         next_outputs = reduce_members(
-            head, critic.apply(state.target_critic_params, batch.next_obs, next_action),
+            head,
+            critic.apply(state.target_critic_params, batch.next_obs, next_action),
             config.target_rule,
-        )  # fmt: skip
+        )
         bonus = -alpha * next_log_prob
         # The TD target is formed once; the head turns it into its own target representation.
-        target = jax.lax.stop_gradient(head.target(next_outputs, reward, hp.gamma, batch.terminated, bonus))
+        target = jax.lax.stop_gradient(
+            head.target(next_outputs, reward, hp.gamma, batch.terminated, bonus)
+        )
         y = td_target(reward, hp.gamma, batch.terminated, head.value(next_outputs) + bonus)
 
         def loss_fn(params):
@@ -180,8 +195,13 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
             return per_sample.mean(axis=1).sum(), head.value(outputs)
 
         (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
-        params, opt_state = apply_gradients(optimizer, state.critic_opt_state, state.critic_params,
-                                            grads, learning_rate(hp, state.step))  # fmt: skip
+        params, opt_state = apply_gradients(
+            optimizer,
+            state.critic_opt_state,
+            state.critic_params,
+            grads,
+            learning_rate(hp, state.step),
+        )
         metrics = {
             "critic/loss": loss,
             "critic/td_error": jnp.mean(jnp.abs(q - jax.lax.stop_gradient(y))),
@@ -199,8 +219,13 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
             return sac_actor_loss(log_prob, q, alpha), -jnp.mean(log_prob)
 
         (loss, entropy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor_params)
-        params, opt_state = apply_gradients(optimizer, state.actor_opt_state, state.actor_params,
-                                            grads, learning_rate(state.hparams, state.step))  # fmt: skip
+        params, opt_state = apply_gradients(
+            optimizer,
+            state.actor_opt_state,
+            state.actor_params,
+            grads,
+            learning_rate(state.hparams, state.step),
+        )
         state = state._replace(actor_params=project_actor(params), actor_opt_state=opt_state)
         return state, {"actor/loss": loss, "actor/entropy": entropy}
 
@@ -211,7 +236,11 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
             state.log_alpha, entropy, target_entropy, config.temperature_on_log_alpha
         )
         log_alpha, opt_state = apply_gradients(
-            alpha_optimizer, state.alpha_opt_state, state.log_alpha, grad, learning_rate(hp, state.step)
+            alpha_optimizer,
+            state.alpha_opt_state,
+            state.log_alpha,
+            grad,
+            learning_rate(hp, state.step),
         )
         return state._replace(log_alpha=log_alpha, alpha_opt_state=opt_state)
 
@@ -219,11 +248,15 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
         # SimbaV2 leaves the target unprojected after Polyak averaging (science/agents.md 4.4).
         target = polyak(state.target_critic_params, state.critic_params, state.hparams.tau)
         state = state._replace(target_critic_params=target, step=state.step + 1)
-        return state, {**metrics, "actor/temperature": jnp.exp(state.log_alpha),
-                       "critic/param_norm": global_norm(state.critic_params)}  # fmt: skip
+        return state, {
+            **metrics,
+            "actor/temperature": jnp.exp(state.log_alpha),
+            "critic/param_norm": global_norm(state.critic_params),
+        }
 
-    return SACSteps(init, act, critic_step, actor_step, temperature_step, finish, critic, actor,
-                    head, optimizer)  # fmt: skip
+    return SACSteps(
+        init, act, critic_step, actor_step, temperature_step, finish, critic, actor, head, optimizer
+    )
 
 
 def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:

@@ -139,5 +139,6 @@ def make_simbav2(config: SimbaV2Config, hparams: SimbaV2HParams = SimbaV2HParams
     def critic_param_count(state: SimbaV2State) -> int:
         return sac.critic_param_count(state.sac)
 
-    return Agent(init, act, update, hparams, config, critic_param_count,
-                 Observer(observer_init, observe))  # fmt: skip
+    return Agent(
+        init, act, update, hparams, config, critic_param_count, Observer(observer_init, observe)
+    )

@@ -36,25 +36,55 @@ def held_out(test: HeldOutTest, fit_utds: list[float], threshold_index: int) -> 
     in_fit = ours["utd"].isin(fit_utds)
     _errorbars(ax, ours[in_fit], "utd", marker="o", color="C0", label="fitted (B*, η*): fit set")
     _errorbars(ax, ours[~in_fit], "utd", marker="*", ms=12, color="C3", label="held out: measured")
-    ax.scatter(row["utd"], row["predicted"], marker="*", s=160, facecolors="none",
-               edgecolors="C3", zorder=5, label="held out: predicted")  # fmt: skip
+    ax.scatter(
+        row["utd"],
+        row["predicted"],
+        marker="*",
+        s=160,
+        facecolors="none",
+        edgecolors="C3",
+        zorder=5,
+        label="held out: predicted",
+    )
     _errorbars(ax, base, "utd", marker="s", color="0.5", label="constant (B, η) baseline")
-    ax.set(xscale="log", xlabel="UTD σ", ylabel="env steps to J",
-           title=f"J = {fit.info['threshold']:.0f}")  # fmt: skip
+    ax.set(
+        xscale="log",
+        xlabel="UTD σ",
+        ylabel="env steps to J",
+        title=f"J = {fit.info['threshold']:.0f}",
+    )
     ax.legend(fontsize=7)
     if panels == 2:
         ax = axes[0, 1]
-        for rows, style in ((ours, {"color": "C0", "marker": "o"}),
-                            (base, {"color": "0.5", "marker": "s"})):  # fmt: skip
+        for rows, style in (
+            (ours, {"color": "C0", "marker": "o"}),
+            (base, {"color": "0.5", "marker": "s"}),
+        ):
             ax.plot(rows["compute"], rows["time"], **style, ls="-", lw=0.8)
             for _, r in rows.iterrows():
-                ax.annotate(f"σ={r['utd']:g}", (r["compute"], r["time"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")  # fmt: skip
+                ax.annotate(
+                    f"σ={r['utd']:g}",
+                    (r["compute"], r["time"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
         held = ours[~in_fit]
         ax.scatter(held["compute"], held["time"], marker="*", s=160, color="C3", zorder=5)
-        ax.set(xscale="log", yscale="log", xlabel="compute to J (FLOPs)", ylabel="env steps to J",
-               title="data–compute plane (blue: fitted, grey: baseline)")  # fmt: skip
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="compute to J (FLOPs)",
+            ylabel="env steps to J",
+            title="data–compute plane (blue: fitted, grey: baseline)",
+        )
     fig.tight_layout()
-    return [("held_out", fig, "Held-out test: D_J(σ) fitted on the fit set and extrapolated, the "
-             "held-out σ predicted (open star) and measured (filled star, 95% seed-bootstrap "
-             "interval), the constant-hyperparameter baseline in grey.")]  # fmt: skip
+    return [
+        (
+            "held_out",
+            fig,
+            "Held-out test: D_J(σ) fitted on the fit set and extrapolated, the "
+            "held-out σ predicted (open star) and measured (filled star, 95% seed-bootstrap "
+            "interval), the constant-hyperparameter baseline in grey.",
+        )
+    ]

@@ -92,10 +92,12 @@ class Report(_Strict):
 
 
 class Reproduce(_Strict):
-    """`rlscale reproduce`: what is held out of the grid and how the fitted runs are made (P1 §5.1)."""
+    """`rlscale reproduce`: what is held out of the grid, how the fitted runs are made (P1 §5.1)."""
 
     held_out_utds: list[float] = [8.0]  # σ predicted from the grid's σ values, then run
-    baseline_utd: float = 2.0  # the grid-best (B, η) at this σ, reused at every σ (P1 baseline_utd2)
+    baseline_utd: float = (
+        2.0  # the grid-best (B, η) at this σ, reused at every σ (P1 baseline_utd2)
+    )
     seeds: int = 8  # seeds of every fitted and baseline run
     max_relative_error: float = 0.15  # the held-out D_J prediction passes within this error
 

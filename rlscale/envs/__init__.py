@@ -24,9 +24,12 @@ HOST_FAMILIES = ("dmc", "gym")
 FAMILIES = ("jax", "brax", "playground", *HOST_FAMILIES)
 EXTRAS = {"dmc": "dmc", "playground": "playground", "brax": "brax"}  # family -> pip extra
 NAMES: dict[str, Callable[[], list[str]]] = {
-    "jax": lambda: sorted(JAX_ENVS), "brax": brax_names, "playground": playground_names,
-    "dmc": dmc_names, "gym": gym_names,
-}  # fmt: skip
+    "jax": lambda: sorted(JAX_ENVS),
+    "brax": brax_names,
+    "playground": playground_names,
+    "dmc": dmc_names,
+    "gym": gym_names,
+}
 
 
 def _unknown(kind: str, name: str, valid: list[str]) -> ValueError:
@@ -45,8 +48,10 @@ def check_name(name: str) -> None:
         valid = NAMES[family]()
     except ImportError as error:
         extra = EXTRAS.get(family, family)
-        raise ValueError(f"env {name!r} needs the {family!r} family's simulator, which is not "
-                         f"installed ({error}); pip install 'rlscale[{extra}]'") from None  # fmt: skip
+        raise ValueError(
+            f"env {name!r} needs the {family!r} family's simulator, which is not "
+            f"installed ({error}); pip install 'rlscale[{extra}]'"
+        ) from None
     if rest not in valid:
         raise _unknown(f"{family} env", rest, [f"{family}:{v}" for v in valid])
 
@@ -56,14 +61,18 @@ def is_host(name: str) -> bool:
     return name.partition(":")[0] in HOST_FAMILIES
 
 
-def make(name: str, max_episode_steps: int | None = None, action_repeat: int = 0) -> JaxEnv | HostEnv:
+def make(
+    name: str, max_episode_steps: int | None = None, action_repeat: int = 0
+) -> JaxEnv | HostEnv:
     """Build env `name`. max_episode_steps: None = the family default; action_repeat: 0 = the
     family default (2 on DMC and Playground, 1 elsewhere; the jax and brax families take only 1)."""
     check_name(name)
     family, rest = name.split(":", 1)
     if family in ("jax", "brax") and action_repeat > 1:
-        raise ValueError(f"{name}: action_repeat={action_repeat} is supported on dmc, gym and "
-                         "playground envs only")  # fmt: skip
+        raise ValueError(
+            f"{name}: action_repeat={action_repeat} is supported on dmc, gym and "
+            "playground envs only"
+        )
     kwargs = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
     if family == "jax":
         return JAX_ENVS[rest](**kwargs)

@@ -60,5 +60,7 @@ def step_episode(
     fresh = reset_episode(env, key)
     continued = EpisodeState(env_state, next_obs, time, episode_return)
     new_state = jax.tree.map(lambda f, c: jnp.where(done, f, c), fresh, continued)
-    output = StepOutput(next_obs, reward, terminated, truncated, jnp.where(done, episode_return, 0.0))
+    output = StepOutput(
+        next_obs, reward, terminated, truncated, jnp.where(done, episode_return, 0.0)
+    )
     return new_state, output

@@ -31,5 +31,6 @@ def make_brax(name: str, max_episode_steps: int = 1000, backend: str = "mjx") ->
         state = env.step(state, jnp.clip(action, -1.0, 1.0))
         return state, state.obs, state.reward, state.done > 0
 
-    return JaxEnv(f"brax:{name}", env.observation_size, env.action_size, max_episode_steps,
-                  reset, step)  # fmt: skip
+    return JaxEnv(
+        f"brax:{name}", env.observation_size, env.action_size, max_episode_steps, reset, step
+    )

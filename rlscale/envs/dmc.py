@@ -32,9 +32,12 @@ class DMCEnv:
         from dm_control import suite
 
         domain, task = name.split("-", 1)
-        self.env = suite.load(domain, task,
-                              task_kwargs={"random": seed, "time_limit": float("inf")},
-                              environment_kwargs={"flat_observation": True})  # fmt: skip
+        self.env = suite.load(
+            domain,
+            task,
+            task_kwargs={"random": seed, "time_limit": float("inf")},
+            environment_kwargs={"flat_observation": True},
+        )
         spec = self.env.action_spec()
         self.low, self.high = spec.minimum, spec.maximum
 
@@ -57,5 +60,6 @@ def make_dmc(name: str, max_episode_steps: int | None = None, action_repeat: int
     obs_size = int(probe.env.observation_spec()["observations"].shape[0])
     action_size = int(probe.env.action_spec().shape[0])
     steps = max_episode_steps or CONTROL_STEPS // action_repeat
-    return HostEnv(f"dmc:{name}", obs_size, action_size, steps, action_repeat,
-                   functools.partial(DMCEnv, name))  # fmt: skip
+    return HostEnv(
+        f"dmc:{name}", obs_size, action_size, steps, action_repeat, functools.partial(DMCEnv, name)
+    )

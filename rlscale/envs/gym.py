@@ -32,8 +32,10 @@ class GymEnv:
         self.env = gymnasium.make(name, disable_env_checker=True)
         space = self.env.action_space
         if not isinstance(space, gymnasium.spaces.Box):
-            raise ValueError(f"gym:{name} has {type(space).__name__} actions; rlscale agents "
-                             "need continuous (Box) actions")  # fmt: skip
+            raise ValueError(
+                f"gym:{name} has {type(space).__name__} actions; rlscale agents "
+                "need continuous (Box) actions"
+            )
         self.low, self.high = space.low, space.high
         self.seed: int | None = seed  # consumed by the first reset; later resets continue its RNG
 
@@ -59,5 +61,6 @@ def make_gym(name: str, max_episode_steps: int | None = None, action_repeat: int
     obs_size = int(np.prod(probe.env.observation_space.shape))
     action_size = int(np.prod(probe.env.action_space.shape))
     probe.env.close()
-    return HostEnv(f"gym:{name}", obs_size, action_size, steps, action_repeat,
-                   functools.partial(GymEnv, name))  # fmt: skip
+    return HostEnv(
+        f"gym:{name}", obs_size, action_size, steps, action_repeat, functools.partial(GymEnv, name)
+    )

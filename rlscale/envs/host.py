@@ -10,6 +10,7 @@ step is expensive (see `make_vector`).
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
@@ -60,8 +61,13 @@ class Episode:
         truncated = not terminated and (truncated or self.time >= self.env.max_episode_steps)
         self.episode_return += reward
         done = terminated or truncated
-        out = StepOutput(next_obs, reward, float(terminated), float(truncated),
-                         self.episode_return if done else 0.0)  # fmt: skip
+        out = StepOutput(
+            next_obs,
+            reward,
+            float(terminated),
+            float(truncated),
+            self.episode_return if done else 0.0,
+        )
         if done:
             self.reset()
         else:
@@ -70,7 +76,9 @@ class Episode:
 
 
 def _stack(outputs: Sequence[tuple[StepOutput, np.ndarray]]) -> tuple[StepOutput, np.ndarray]:
-    steps = StepOutput(*(np.asarray(x, np.float32) for x in zip(*(o for o, _ in outputs))))
+    steps = StepOutput(
+        *(np.asarray(x, np.float32) for x in zip(*(o for o, _ in outputs), strict=True))
+    )
     return steps, np.stack([obs for _, obs in outputs]).astype(np.float32)
 
 
@@ -90,7 +98,7 @@ class VectorEnv:
 
     def step(self, actions: np.ndarray) -> tuple[StepOutput, np.ndarray]:
         """actions [n, action_size] -> (StepOutput leaves [n, ...], next observations [n, obs])."""
-        return _stack([e.step(a) for e, a in zip(self.episodes, actions)])
+        return _stack([e.step(a) for e, a in zip(self.episodes, actions, strict=True)])
 
     def close(self) -> None:
         self.episodes = []
@@ -124,7 +132,7 @@ class ProcessVectorEnv:
             self.processes.append(process)
 
     def _call(self, command: str, payloads: Sequence[tuple]) -> list:
-        for pipe, payload in zip(self.pipes, payloads):
+        for pipe, payload in zip(self.pipes, payloads, strict=True):
             pipe.send((command, payload))
         return [pipe.recv() for pipe in self.pipes]
 
@@ -136,12 +144,12 @@ class ProcessVectorEnv:
 
     def step(self, actions: np.ndarray) -> tuple[StepOutput, np.ndarray]:
         bounds = np.cumsum([0] + [len(s) for s in self.slices])
-        parts = self._call("step", [(actions[a:b],) for a, b in zip(bounds[:-1], bounds[1:])])
-        steps = StepOutput(*(np.concatenate(x) for x in zip(*(s for s, _ in parts))))
+        parts = self._call("step", [(actions[a:b],) for a, b in itertools.pairwise(bounds)])
+        steps = StepOutput(*(np.concatenate(x) for x in zip(*(s for s, _ in parts), strict=True)))
         return steps, np.concatenate([obs for _, obs in parts])
 
     def close(self) -> None:
-        for pipe, process in zip(self.pipes, self.processes):
+        for pipe, process in zip(self.pipes, self.processes, strict=True):
             pipe.send(("close", ()))
             process.join(timeout=5)
         self.pipes, self.processes = [], []

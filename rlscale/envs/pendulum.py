@@ -1,7 +1,8 @@
 """Gymnasium Pendulum-v1 ported to JAX (gymnasium/envs/classic_control/pendulum.py dynamics).
 
 The embedded default environment: no MuJoCo, thousands of steps per second per core, and SAC
-solves it in about 10-20k steps. Returns lie in roughly [-1600, 0]; a random policy gets about -1200.
+solves it in about 10-20k steps. Returns lie in roughly [-1600, 0]; a random policy gets about
+-1200.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def step(state: jax.Array, action: jax.Array):
     torque = jnp.clip(action[0], -1.0, 1.0) * MAX_TORQUE  # agent acts in [-1, 1]
     angle = ((theta + jnp.pi) % (2 * jnp.pi)) - jnp.pi
     cost = angle**2 + 0.1 * theta_dot**2 + 0.001 * torque**2
-    theta_dot = theta_dot + (3 * G / (2 * LENGTH) * jnp.sin(theta)
-                             + 3.0 / (MASS * LENGTH**2) * torque) * DT  # fmt: skip
+    theta_dot = (
+        theta_dot + (3 * G / (2 * LENGTH) * jnp.sin(theta) + 3.0 / (MASS * LENGTH**2) * torque) * DT
+    )
     theta_dot = jnp.clip(theta_dot, -MAX_SPEED, MAX_SPEED)
     theta = theta + theta_dot * DT
     new_state = jnp.stack([theta, theta_dot])

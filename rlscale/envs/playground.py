@@ -25,8 +25,9 @@ def playground_names() -> list[str]:
     return sorted(registry.dm_control_suite.ALL_ENVS)
 
 
-def make_playground(name: str, max_episode_steps: int | None = None, action_repeat: int = 0,
-                    impl: str = "jax") -> JaxEnv:  # fmt: skip
+def make_playground(
+    name: str, max_episode_steps: int | None = None, action_repeat: int = 0, impl: str = "jax"
+) -> JaxEnv:
     """Wrap Playground env `name`; actions in [-1, 1] are rescaled to the actuator ranges."""
     from mujoco_playground import registry
 
@@ -55,5 +56,6 @@ def make_playground(name: str, max_episode_steps: int | None = None, action_repe
         return state, state.obs, reward, alive == 0
 
     steps = max_episode_steps or CONTROL_STEPS // action_repeat
-    return JaxEnv(f"playground:{name}", int(env.observation_size), int(env.action_size), steps,
-                  reset, step)  # fmt: skip
+    return JaxEnv(
+        f"playground:{name}", int(env.observation_size), int(env.action_size), steps, reset, step
+    )

@@ -1,10 +1,10 @@
-"""Categorical and quantile value heads on the ValueHead interface (science/agents.md section 5, 7.3).
+"""Categorical and quantile value heads on the ValueHead interface (science/agents.md 5, 7.3).
 
 HL-Gauss (Imani & White 2018; Farebrother et al. 2024 "Stop Regressing", sigma = 0.75 bin width) and
 two-hot turn the one scalar TD target y = r + gamma (1-d) (E[Z'] + bonus) into a distribution; C51
 (Bellemare et al. 2017, Alg. 1) projects the shifted next-state atoms instead (SimbaV2's
-`categorical_td_loss`, entropy inside the shift). Quantile: QR-DQN quantile Huber (Dabney et al. 2018,
-Eq. 10), BRO's critic. Support and bins are static; reward scaling never moves them.
+`categorical_td_loss`, entropy inside the shift). Quantile: QR-DQN quantile Huber (Dabney et al.
+2018, Eq. 10), BRO's critic. Support and bins are static; reward scaling never moves them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf
 
-from rlscale.losses.td import td_target
 from rlscale.losses.head import ValueHead
+from rlscale.losses.td import td_target
 
 
 def hl_gauss_probs(y: jax.Array, v_min: float, v_max: float, n_bins: int) -> jax.Array:
@@ -39,7 +39,7 @@ def hl_gauss_probs(y: jax.Array, v_min: float, v_max: float, n_bins: int) -> jax
 def project_atoms(
     atoms: jax.Array, probs: jax.Array, v_min: float, v_max: float, n_bins: int
 ) -> jax.Array:
-    """C51 projection of the distribution sum_j probs_j delta(atoms_j) onto linspace(v_min, v_max, K).
+    """C51 projection of sum_j probs_j delta(atoms_j) onto linspace(v_min, v_max, K).
 
     Mass at b = (clip(atom) - v_min)/dz goes (u - b) to floor l and (b - l) to ceil u; when b is an
     integer l == u and the `l == u` term keeps its mass (SimbaV2 / BRC code). Mass and, inside
@@ -86,7 +86,7 @@ def make_hl_gauss_head(v_min: float = -10.0, v_max: float = 10.0, n_bins: int = 
 
 
 def make_two_hot_head(v_min: float = -10.0, v_max: float = 10.0, n_bins: int = 101) -> ValueHead:
-    """Two-hot: the C51 projection of a Dirac at the scalar TD target onto atoms linspace(v_min, v_max)."""
+    """Two-hot: the C51 projection of a Dirac at the TD target onto linspace(v_min, v_max)."""
     atoms = jnp.linspace(v_min, v_max, n_bins)
 
     def value(outputs):

@@ -1,4 +1,7 @@
-"""SAC actor and temperature losses (Haarnoja et al. 2018, "SAC Algorithms and Applications", Eq. 7, 18)."""
+"""SAC actor and temperature losses.
+
+Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications", Eq. 7 and 18.
+"""
 
 from __future__ import annotations
 

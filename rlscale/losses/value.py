@@ -25,7 +25,7 @@ __all__ = ["HEADS", "ValueHead", "make_value_head", "reduce_members", "select_pe
 
 
 def make_mse_head(**_: Any) -> ValueHead:
-    """Scalar Q regressed with 0.5 * (Q - y)^2 (SAC; SBX `update_critic`). Support keys are ignored."""
+    """Scalar Q regressed with 0.5 * (Q - y)^2 (SAC; SBX `update_critic`); no support keys."""
 
     def value(outputs: jax.Array) -> jax.Array:
         return outputs[..., 0]

@@ -39,7 +39,9 @@ class BatchRenorm(nn.Module):
         mean_b, var_b = jnp.mean(x, axes), jnp.var(x, axes)
         std_b, std_r = jnp.sqrt(var_b + self.epsilon), jnp.sqrt(var_r.value + self.epsilon)
         r = jnp.clip(jax.lax.stop_gradient(std_b / std_r), 1 / self.r_max, self.r_max)
-        d = jnp.clip(jax.lax.stop_gradient((mean_b - mean_r.value) / std_r), -self.d_max, self.d_max)
+        d = jnp.clip(
+            jax.lax.stop_gradient((mean_b - mean_r.value) / std_r), -self.d_max, self.d_max
+        )
         renorm = steps.value >= self.warmup_steps
         x_hat = (x - mean_b) / std_b * jnp.where(renorm, r, 1.0) + jnp.where(renorm, d, 0.0)
         if not self.is_initializing():  # SBX: init uses batch statistics and updates nothing

@@ -1,4 +1,7 @@
-"""BroNet (Nauman et al. 2024, BRO, Fig. 3): LayerNorm residual MLP, `jaxrl/networks/common.py::BroNet`."""
+"""BroNet (Nauman et al. 2024, BRO, Fig. 3): LayerNorm residual MLP.
+
+As `jaxrl/networks/common.py::BroNet` in the official code.
+"""
 
 from __future__ import annotations
 

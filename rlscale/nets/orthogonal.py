@@ -109,7 +109,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1):
         q = thin_q(z)
         if n_rows < n_cols:
             q = q.T
-        q = jnp.reshape(q, tuple(np.delete(shape, column_axis)) + (shape[column_axis],))
+        q = jnp.reshape(q, (*np.delete(shape, column_axis), shape[column_axis]))
         return jnp.asarray(scale, dtype) * jnp.moveaxis(q, -1, column_axis)
 
     return init

@@ -23,7 +23,7 @@ def l2norm(x: jax.Array, axis: int = -1) -> jax.Array:
 
 
 class HyperDense(nn.Module):
-    """Bias-free Dense, orthogonal init; the submodule name `hyper_dense` marks it for projection."""
+    """Bias-free Dense, orthogonal init; the name `hyper_dense` marks it for projection."""
 
     features: int
 
@@ -69,7 +69,7 @@ class SimbaV2Torso(nn.Module):
 
 
 class SimbaV2Head(nn.Module):
-    """Linear-Scaler-linear head with a bias, no nonlinearity (HyperCategoricalValue/Policy heads)."""
+    """Linear-Scaler-linear head with a bias, no nonlinearity (HyperCategoricalValue/Policy)."""
 
     features: int
 

@@ -1,4 +1,5 @@
-"""Soft Mixture of Experts (Puigcerver et al. 2024, "From Sparse to Soft Mixtures of Experts", Sec. 2)
+"""Soft Mixture of Experts (Puigcerver et al. 2024, "From Sparse to Soft Mixtures of Experts",
+Sec. 2)
 as a critic layer (Obando-Ceron et al. 2024, "Mixtures of Experts Unlock Parameter Scaling for Deep
 RL"; dopamine `labs/moes/architectures/softmoe.py`, vmoe `SoftRouter`; science/agents.md section 6).
 
@@ -42,7 +43,9 @@ class Expert(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         init = nn.initializers.xavier_uniform()
-        return nn.Dense(x.shape[-1], kernel_init=init)(nn.relu(nn.Dense(self.hidden, kernel_init=init)(x)))
+        return nn.Dense(x.shape[-1], kernel_init=init)(
+            nn.relu(nn.Dense(self.hidden, kernel_init=init)(x))
+        )
 
 
 class SoftMoE(nn.Module):
@@ -65,14 +68,18 @@ class SoftMoE(nn.Module):
         dispatch, combine = route(unit(tokens, -1), scale * unit(phi, 0))
         slot_inputs = jnp.einsum("bmnp,bmd->bnpd", dispatch, tokens)
         experts = nn.vmap(
-            Expert, variable_axes={"params": 0}, split_rngs={"params": True},
-            in_axes=1, out_axes=1, axis_size=self.n_experts,
-        )(self.expert_hidden)  # fmt: skip
+            Expert,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=1,
+            out_axes=1,
+            axis_size=self.n_experts,
+        )(self.expert_hidden)
         return jnp.einsum("bmnp,bnpd->bmd", combine, experts(slot_inputs))
 
 
 class SoftMoETorso(nn.Module):
-    """"chunk": MLP(width, depth-1) -> split into n_tokens -> SoftMoE -> flatten (width): the MoE
+    """ "chunk": MLP(width, depth-1) -> split into n_tokens -> SoftMoE -> flatten (width): the MoE
     replaces the penultimate dense layer, as in the RL paper. "feature": one token of size
     width/n_tokens per input scalar -> SoftMoE -> flatten -> MLP(width, depth-1).
     Expert hidden width = `width`, so with n_experts = n_tokens/2 the SoftMoE layer has the

@@ -18,19 +18,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser("sweep", help="run a sweep spec (YAML); resumes where it stopped")
     sweep.add_argument("spec", help="sweep spec, e.g. sweeps/quickstart.yaml")
     sweep.add_argument("--out", help="sweep directory (default runs/<name>)")
-    sweep.add_argument("--dry-run", action="store_true",
-                       help="print runs, groups and their cost (updates, FLOPs); run nothing")
-    sweep.add_argument("--throughput", metavar="DIR|FLOPS",
-                       help="dry run: convert FLOPs to device-hours at the rate a finished sweep "
-                            "DIR achieved on the target device (or a FLOP/s number)")
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print runs, groups and their cost (updates, FLOPs); run nothing",
+    )
+    sweep.add_argument(
+        "--throughput",
+        metavar="DIR|FLOPS",
+        help="dry run: convert FLOPs to device-hours at the rate a finished sweep "
+        "DIR achieved on the target device (or a FLOP/s number)",
+    )
     sweep.add_argument("--executor", choices=("local", "ray"), default="local")
     sweep.add_argument("--address", help="Ray cluster address ('auto' joins a running one)")
     sweep.add_argument("--cpus-per-job", type=float, default=1.0, help="Ray: CPUs per job")
     sweep.add_argument("--gpus-per-job", type=float, default=0.0, help="Ray: GPUs (fractional ok)")
     sweep.add_argument("--max-retries", type=int, default=3, help="Ray: reruns of a dead job")
-    sweep.add_argument("--memory-gb", type=float,
-                       help="memory one job may use; groups are split to fit (default: the "
-                            "local device's memory, or half the RAM on CPU; Ray: no split)")
+    sweep.add_argument(
+        "--memory-gb",
+        type=float,
+        help="memory one job may use; groups are split to fit (default: the "
+        "local device's memory, or half the RAM on CPU; Ray: no split)",
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
     sweep.set_defaults(func=_guarded(_sweep))
     status = commands.add_parser("status", help="state of each run of a sweep directory")
@@ -65,13 +74,16 @@ def _memory_bytes(args: argparse.Namespace) -> float | None:
 def _describe(sweep: Sweep, groups: list[Group], root: Path) -> str:
     configs = [run.config for run in sweep.runs]
     varying = [k for k in configs[0] if len({str(c[k]) for c in configs}) > 1]
-    lines = [f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} compiled groups "
-             f"-> {root}"]  # fmt: skip
+    lines = [
+        f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} compiled groups -> {root}"
+    ]
     for index, group in enumerate(groups):
         static = group.static
         shown = " ".join(f"{k}={static[k]}" for k in varying if k in static)
-        lines.append(f"group {index}: {len(group.runs)} runs, {static['agent']} on "
-                     f"{static['env']}, {static['steps']} steps  {shown}")  # fmt: skip
+        lines.append(
+            f"group {index}: {len(group.runs)} runs, {static['agent']} on "
+            f"{static['env']}, {static['steps']} steps  {shown}"
+        )
         for run in group.runs:
             dynamic = " ".join(f"{k}={run.config[k]}" for k in varying if k not in static)
             state = store.state(root, run.run_id) or "pending"
@@ -100,8 +112,9 @@ def _sweep(args: argparse.Namespace) -> int:
         return 0
     options = None
     if args.executor == "ray":
-        options = execute.RayOptions(args.address, args.cpus_per_job, args.gpus_per_job,
-                                     args.max_retries)  # fmt: skip
+        options = execute.RayOptions(
+            args.address, args.cpus_per_job, args.gpus_per_job, args.max_retries
+        )
     print(f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} groups -> {root}")
     todo = execute.run_sweep(sweep, root, _memory_bytes(args), options, not args.quiet)
     print(f"{len(groups) - len(todo)} groups were already finished")

@@ -52,13 +52,22 @@ def costs(groups: list[Group]) -> pd.DataFrame:
         flops, params = cache[key]
         loop = group.loop
         updates = updates_after(loop, loop.n_chunks * loop.iterations_per_chunk)
-        rows.append({
-            "group": index, "agent": group.static["agent"], "env": group.static["env"],
-            "utd": loop.utd, "batch_size": loop.batch_size,
-            "critic_width": group.static.get("critic_width"), "critic_params": params,
-            "runs": len(group.runs), "env_steps": loop.total_steps, "updates": updates,
-            "flops_per_update": flops, "flops": flops * updates * len(group.runs),
-        })  # fmt: skip
+        rows.append(
+            {
+                "group": index,
+                "agent": group.static["agent"],
+                "env": group.static["env"],
+                "utd": loop.utd,
+                "batch_size": loop.batch_size,
+                "critic_width": group.static.get("critic_width"),
+                "critic_params": params,
+                "runs": len(group.runs),
+                "env_steps": loop.total_steps,
+                "updates": updates,
+                "flops_per_update": flops,
+                "flops": flops * updates * len(group.runs),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -80,18 +89,24 @@ def measured_rate(root: str | Path) -> float:
 def describe(table: pd.DataFrame, rate: float | None, where: str = "") -> list[str]:
     """Totals, and device-hours at `rate` FLOP/s when one was measured."""
     total = table["flops"].sum()
-    lines = [f"cost: {table['runs'].sum()} runs, {int((table['updates'] * table['runs']).sum()):,} "
-             f"updates, {total:.3g} FLOPs (XLA count of each group's update)"]  # fmt: skip
+    lines = [
+        f"cost: {table['runs'].sum()} runs, {int((table['updates'] * table['runs']).sum()):,} "
+        f"updates, {total:.3g} FLOPs (XLA count of each group's update)"
+    ]
     if rate is None:
-        lines.append("device-hours: pass --throughput DIR (a finished sweep on the target device) "
-                     "or --throughput FLOPS_PER_SECOND to convert FLOPs into hours")  # fmt: skip
+        lines.append(
+            "device-hours: pass --throughput DIR (a finished sweep on the target device) "
+            "or --throughput FLOPS_PER_SECOND to convert FLOPs into hours"
+        )
         return lines
     hours = table["flops"] / rate / 3600
     slowest = table.loc[hours.idxmax()]
-    lines.append(f"device-hours at the measured {rate:.3g} FLOP/s{where}: {_hours(hours.sum())} "
-                 f"(one device, groups back to back); largest group {_hours(hours.max())} "
-                 f"({slowest['env']}, σ={slowest['utd']:g}, "
-                 f"B={slowest['batch_size']})")  # fmt: skip
+    lines.append(
+        f"device-hours at the measured {rate:.3g} FLOP/s{where}: {_hours(hours.sum())} "
+        f"(one device, groups back to back); largest group {_hours(hours.max())} "
+        f"({slowest['env']}, σ={slowest['utd']:g}, "
+        f"B={slowest['batch_size']})"
+    )
     return lines
 
 

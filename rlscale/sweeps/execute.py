@@ -41,8 +41,13 @@ def pending(groups: list[Group], root: Path) -> list[Group]:
     return [g for g in groups if not all(store.is_finished(root, r.run_id) for r in g.runs)]
 
 
-def run_sweep(sweep: Sweep, root: str | Path, memory_bytes: float | None = None,
-              ray: RayOptions | None = None, progress: bool = True) -> list[Group]:
+def run_sweep(
+    sweep: Sweep,
+    root: str | Path,
+    memory_bytes: float | None = None,
+    ray: RayOptions | None = None,
+    progress: bool = True,
+) -> list[Group]:
     """Run every unfinished group of `sweep` into `root` (locally, or on Ray when `ray` is given).
 
     Returns the groups that were pending before the call (empty: the sweep was already finished).
@@ -57,8 +62,12 @@ def run_sweep(sweep: Sweep, root: str | Path, memory_bytes: float | None = None,
     return todo
 
 
-def run_job(group: Group, root: str | Path, progress: bool = False,
-            on_chunk: Callable[[int], None] | None = None) -> dict[str, str]:  # fmt: skip
+def run_job(
+    group: Group,
+    root: str | Path,
+    progress: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, str]:
     """Train one group and write its unfinished runs; returns run_id -> final state."""
     from rlscale.training.runner import run_group  # local: Ray drivers need not import JAX
 
@@ -90,8 +99,9 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
 
     root = Path(root)
     total = sum(g.loop.total_steps * len(g.runs) for g in groups)
-    overall = tqdm(total=total, unit="step", unit_scale=True, desc="sweep", disable=not progress,
-                   position=0)  # fmt: skip
+    overall = tqdm(
+        total=total, unit="step", unit_scale=True, desc="sweep", disable=not progress, position=0
+    )
     states: dict[str, str] = {}
     devices = _accelerators()
 
@@ -108,6 +118,7 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
     else:
         free = list(devices)
         with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
+
             def on_device(group: Group) -> dict[str, str]:
                 device = free.pop()  # at most len(devices) jobs hold one at a time
                 try:
@@ -129,8 +140,12 @@ def _guard(job: Callable, group: Group, *args) -> dict[str, str]:
         return {run.run_id: "failed" for run in group.runs}
 
 
-def run_ray(groups: list[Group], root: str | Path, options: RayOptions,
-            on_chunk: Callable[[int], None] | None = None) -> dict[str, str]:  # fmt: skip
+def run_ray(
+    groups: list[Group],
+    root: str | Path,
+    options: RayOptions,
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict[str, str]:
     """Run each group as a Ray task writing into `root` (a filesystem all workers share).
 
     Each task declares its CPUs/GPUs, turns off JAX's GPU memory preallocation (so fractional
@@ -142,10 +157,12 @@ def run_ray(groups: list[Group], root: str | Path, options: RayOptions,
     if not ray.is_initialized():
         ray.init(address=options.address, ignore_reinit_error=True)
     task = ray.remote(run_job).options(
-        num_cpus=options.cpus_per_job, num_gpus=options.gpus_per_job,
-        max_retries=options.max_retries, retry_exceptions=False,
+        num_cpus=options.cpus_per_job,
+        num_gpus=options.gpus_per_job,
+        max_retries=options.max_retries,
+        retry_exceptions=False,
         runtime_env={"env_vars": {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}},
-    )  # fmt: skip
+    )
     futures = {task.remote(group, str(root), False, on_chunk): group for group in groups}
     states: dict[str, str] = {}
     for future, group in futures.items():

@@ -52,10 +52,12 @@ class Group:
         from rlscale import agents, envs
 
         static = self.static
-        env = envs.make(static["env"], static["max_episode_steps"] or None,
-                        static.get("action_repeat", 0))  # fmt: skip
-        agent = agents.make(static["agent"], obs_size=env.obs_size, action_size=env.action_size,
-                            **self.agent_static)  # fmt: skip
+        env = envs.make(
+            static["env"], static["max_episode_steps"] or None, static.get("action_repeat", 0)
+        )
+        agent = agents.make(
+            static["agent"], obs_size=env.obs_size, action_size=env.action_size, **self.agent_static
+        )
         return env, agent
 
     @property
@@ -104,5 +106,5 @@ def split_groups(groups: list[Group], budget_bytes: float, headroom: float = 2.0
         fit = max(1, int(budget_bytes // per_run))
         parts = -(-len(group.runs) // fit)
         size = -(-len(group.runs) // parts)  # balanced: at most two distinct vmap sizes
-        out += [Group(group.runs[i:i + size]) for i in range(0, len(group.runs), size)]
+        out += [Group(group.runs[i : i + size]) for i in range(0, len(group.runs), size)]
     return out

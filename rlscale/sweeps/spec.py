@@ -72,7 +72,9 @@ def _mapping(value: Any, where: str, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: {what} must be a mapping, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: {what} must be a mapping, got {type(value).__name__} {value!r}"
+        )
     return value
 
 
@@ -81,8 +83,10 @@ def _check_known(keys: Any, valid: Any, where: _Where, prefix: str) -> None:
         if key not in valid:
             close = difflib.get_close_matches(str(key), list(valid), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"{where(prefix + str(key))}: unknown key {key!r}{hint}; "
-                              f"valid keys: {', '.join(sorted(valid))}")  # fmt: skip
+            raise ConfigError(
+                f"{where(prefix + str(key))}: unknown key {key!r}{hint}; "
+                f"valid keys: {', '.join(sorted(valid))}"
+            )
 
 
 def _agent_base(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, str]]:
@@ -100,8 +104,10 @@ def _agent_base(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, 
     elif name in registry.AGENTS:
         flat, sources = {"agent": name}, {"agent": where("agent")}
     else:
-        raise ConfigError(f"{where('agent')}: unknown agent {name!r}: no preset agents/{name}.yaml "
-                          f"and not one of {sorted(registry.AGENTS)}")  # fmt: skip
+        raise ConfigError(
+            f"{where('agent')}: unknown agent {name!r}: no preset agents/{name}.yaml "
+            f"and not one of {sorted(registry.AGENTS)}"
+        )
     overrides = _mapping(agent.get("overrides"), where("agent.overrides"), "agent.overrides")
     flat.update(overrides)
     sources.update({k: where(f"agent.overrides.{k}") for k in overrides})
@@ -131,12 +137,16 @@ def _budget_keys(spec: dict, where: _Where) -> tuple[dict, dict[str, str]]:
 def _seeds(spec: dict, where: _Where) -> list[int]:
     seeds = spec.get("seeds", 1)
     if isinstance(seeds, bool) or not isinstance(seeds, int | list):
-        raise ConfigError(f"{where('seeds')}: seeds must be a count or a list of ints, got {seeds!r}")
+        raise ConfigError(
+            f"{where('seeds')}: seeds must be a count or a list of ints, got {seeds!r}"
+        )
     seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
     bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
     if not seeds or bad or len(set(seeds)) < len(seeds):
-        raise ConfigError(f"{where('seeds')}: seeds must be a positive count or a list of distinct "
-                          f"non-negative ints, got {spec.get('seeds')!r}")  # fmt: skip
+        raise ConfigError(
+            f"{where('seeds')}: seeds must be a positive count or a list of distinct "
+            f"non-negative ints, got {spec.get('seeds')!r}"
+        )
     return seeds
 
 
@@ -148,27 +158,36 @@ def _axes(spec: dict, block: str, valid: tuple, where: _Where) -> dict[str, list
     for key, values in axes.items():
         values = values if isinstance(values, list) else [values]
         if not values:
-            raise ConfigError(f"{where(f'{block}.{key}')}: empty {block} for {key!r}: "
-                              "give at least one value")  # fmt: skip
+            raise ConfigError(
+                f"{where(f'{block}.{key}')}: empty {block} for {key!r}: give at least one value"
+            )
         out[key] = values
     lengths = {len(v) for v in out.values()}
     if block == "zip" and len(lengths) > 1:
-        raise ConfigError(f"{where('zip')}: zip lists must have equal lengths, got "
-                          f"{ {k: len(v) for k, v in out.items()} }")  # fmt: skip
+        raise ConfigError(
+            f"{where('zip')}: zip lists must have equal lengths, got "
+            f"{ {k: len(v) for k, v in out.items()} }"
+        )
     return out
 
 
 def _entries(grid: dict[str, list], zipped: dict[str, list]) -> list[dict[str, Any]]:
     """The grid's cartesian product crossed with the zip's paired rows, in spec order."""
-    grid_rows = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    zip_rows = [dict(zip(zipped, values)) for values in zip(*zipped.values())] or [{}]
+    grid_rows = [
+        dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())
+    ]
+    zip_rows = [
+        dict(zip(zipped, values, strict=True)) for values in zip(*zipped.values(), strict=True)
+    ] or [{}]
     return [{**g, **z} for g in grid_rows for z in zip_rows]
 
 
 def _overrides(spec: dict, valid: tuple, where: _Where) -> list[tuple[int, dict, dict]]:
     items = spec.get("overrides") or []
     if not isinstance(items, list):
-        raise ConfigError(f"{where('overrides')}: overrides must be a list of {{when, set}} entries")
+        raise ConfigError(
+            f"{where('overrides')}: overrides must be a list of {{when, set}} entries"
+        )
     out = []
     for index, item in enumerate(items):
         item = _mapping(item, where(f"overrides.{index}"), f"overrides[{index}]")
@@ -194,15 +213,23 @@ def load_sweep(path: str | Path) -> Sweep:
         sources.update(more)
     agent = base.get("agent", "sac")
     if agent not in registry.AGENTS:
-        raise ConfigError(f"{sources.get('agent', where('agent'))}: unknown agent {agent!r}; "
-                          f"valid: {sorted(registry.AGENTS)}")  # fmt: skip
-    valid = tuple(k for k in (*LOOP_KEYS, *registry.static_fields(agent),
-                              *registry.hparam_fields(agent)) if k not in ("agent", "seed"))
+        raise ConfigError(
+            f"{sources.get('agent', where('agent'))}: unknown agent {agent!r}; "
+            f"valid: {sorted(registry.AGENTS)}"
+        )
+    valid = tuple(
+        k
+        for k in (*LOOP_KEYS, *registry.static_fields(agent), *registry.hparam_fields(agent))
+        if k not in ("agent", "seed")
+    )
     grid, zipped = _axes(data, "grid", valid, where), _axes(data, "zip", valid, where)
     both = set(grid) & set(zipped)
     if both:
         raise ConfigError(f"{where('zip')}: keys {sorted(both)} are in both grid and zip")
-    axis_sources = {**{k: where(f"grid.{k}") for k in grid}, **{k: where(f"zip.{k}") for k in zipped}}
+    axis_sources = {
+        **{k: where(f"grid.{k}") for k in grid},
+        **{k: where(f"zip.{k}") for k in zipped},
+    }
     sources = {**sources, **axis_sources}
     runs = _expand(base, sources, _entries(grid, zipped), _overrides(data, valid, where), where)
     runs = [RunSpec({**config, "seed": seed}) for config in runs for seed in _seeds(data, where)]
@@ -221,8 +248,11 @@ def _expand(base: dict, sources: dict, entries: list[dict], overrides: list, whe
     for entry in entries:
         flat, entry_sources = {**base, **entry}, dict(sources)
         resolved = resolve(flat, entry_sources)
-        matched = [(i, assign) for i, when, assign in overrides
-                   if all(resolved[k] == v for k, v in when.items())]  # fmt: skip
+        matched = [
+            (i, assign)
+            for i, when, assign in overrides
+            if all(resolved[k] == v for k, v in when.items())
+        ]
         for index, assign in matched:
             used.add(index)
             flat.update(assign)

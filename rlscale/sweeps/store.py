@@ -23,8 +23,15 @@ import pandas as pd
 import yaml
 
 from rlscale.config import ConfigError
-from rlscale.results import (CONFIG_FILE, METRICS_FILE, STATUS_FILE, atomic_write_bytes,
-                             read_status, write_metrics, write_status)  # fmt: skip
+from rlscale.results import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    STATUS_FILE,
+    atomic_write_bytes,
+    read_status,
+    write_metrics,
+    write_status,
+)
 from rlscale.sweeps.plan import RunSpec
 from rlscale.sweeps.spec import Sweep
 
@@ -42,7 +49,9 @@ def _flat_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         lines = []
         for key in [*old, *(k for k in new if k not in old)]:
-            lines += _flat_diff(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
+            lines += _flat_diff(
+                old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}."
+            )
         return lines
     same = json.dumps(old, default=str) == json.dumps(new, default=str)  # NaN equals NaN here
     return [] if same else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
@@ -63,13 +72,16 @@ def prepare(root: Path, sweep: Sweep) -> None:
         if not diff and (root / PLAN_FILE).is_file():
             old_plan = json.loads((root / PLAN_FILE).read_text())
             if set(old_plan) != set(plan):
-                diff = ["same spec, but it now resolves to other runs (a preset or default "
-                        "changed); first run:", *_flat_diff(next(iter(old_plan.values()), {}),
-                                                           next(iter(plan.values()), {}))]  # fmt: skip
+                diff = [
+                    "same spec, but it now resolves to other runs (a preset or default "
+                    "changed); first run:",
+                    *_flat_diff(next(iter(old_plan.values()), {}), next(iter(plan.values()), {})),
+                ]
         if diff:
-            raise ConfigError(f"{root} holds a different sweep; refusing to resume. Differences "
-                              f"(theirs -> yours):\n  " + "\n  ".join(diff) +
-                              "\nUse --out to write elsewhere.")  # fmt: skip
+            raise ConfigError(
+                f"{root} holds a different sweep; refusing to resume. Differences "
+                f"(theirs -> yours):\n  " + "\n  ".join(diff) + "\nUse --out to write elsewhere."
+            )
     atomic_write_bytes(root / SPEC_FILE, sweep.text.encode())
     atomic_write_bytes(root / PLAN_FILE, json.dumps(plan, indent=1, default=str).encode())
 
@@ -94,8 +106,9 @@ def mark_running(root: Path, run: RunSpec) -> None:
 
 
 def mark_failed(root: Path, run: RunSpec, error: str) -> None:
-    write_status(run_dir(root, run.run_id) / STATUS_FILE,
-                 {"state": "failed", "error": error, **_stamp()})  # fmt: skip
+    write_status(
+        run_dir(root, run.run_id) / STATUS_FILE, {"state": "failed", "error": error, **_stamp()}
+    )
 
 
 def finish(root: Path, run: RunSpec, frame: pd.DataFrame) -> str:
@@ -140,6 +153,7 @@ def summary(root: Path) -> pd.DataFrame:
         if name == "running" and not _alive(status):
             name = "interrupted"
         extra = status.get("diverged_at_env_steps", status.get("error", ""))
-        rows.append({"run_id": run_id, "state": name, **{k: config[k] for k in varying},
-                     "note": extra})  # fmt: skip
+        rows.append(
+            {"run_id": run_id, "state": name, **{k: config[k] for k in varying}, "note": extra}
+        )
     return pd.DataFrame(rows)

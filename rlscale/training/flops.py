@@ -15,12 +15,17 @@ from rlscale.agents.base import Agent
 from rlscale.types import Transition
 
 
-def update_flops(agent: Agent, agent_state, obs_size: int, action_size: int, batch_size: int) -> float:
+def update_flops(
+    agent: Agent, agent_state, obs_size: int, action_size: int, batch_size: int
+) -> float:
     """XLA-counted FLOPs of `agent.update` on one batch (0.0 where the backend reports none)."""
     batch = Transition(
-        jnp.zeros((batch_size, obs_size)), jnp.zeros((batch_size, action_size)),
-        jnp.zeros(batch_size), jnp.zeros((batch_size, obs_size)), jnp.zeros(batch_size),
-    )  # fmt: skip
+        jnp.zeros((batch_size, obs_size)),
+        jnp.zeros((batch_size, action_size)),
+        jnp.zeros(batch_size),
+        jnp.zeros((batch_size, obs_size)),
+        jnp.zeros(batch_size),
+    )
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), agent_state)
     cost = jax.jit(agent.update).lower(abstract, batch, jax.random.key(0)).cost_analysis()
     if isinstance(cost, list):  # older jax returned one dict per device

@@ -29,7 +29,7 @@ from rlscale.training.loop import (
     agent_reset_iterations,
     guarded_update,
     reset_when,
-    updates_after,  # fmt: skip
+    updates_after,
 )
 from rlscale.training.runner import (
     GroupResult,
@@ -37,7 +37,7 @@ from rlscale.training.runner import (
     initial_inputs,
     progress_bar,
     result,
-    static_metrics,  # fmt: skip
+    static_metrics,
 )
 from rlscale.types import Transition
 
@@ -63,8 +63,13 @@ def block_iterations(config: LoopConfig) -> int:
 
 
 def _example(env: HostEnv) -> Transition:
-    return Transition(jnp.zeros(env.obs_size), jnp.zeros(env.action_size), jnp.zeros(()),
-                      jnp.zeros(env.obs_size), jnp.zeros(()))  # fmt: skip
+    return Transition(
+        jnp.zeros(env.obs_size),
+        jnp.zeros(env.action_size),
+        jnp.zeros(()),
+        jnp.zeros(env.obs_size),
+        jnp.zeros(()),
+    )
 
 
 def make_init(agent: Agent, env: HostEnv, config: LoopConfig):
@@ -76,10 +81,18 @@ def make_init(agent: Agent, env: HostEnv, config: LoopConfig):
         if agent.observer is not None:
             agent_state = agent.observer.init(agent_state, config.n_envs)
         batch = replay.sample(replay.init(_example(env), 1), key, config.batch_size)
-        metrics = jax.tree.map(jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key))
+        metrics = jax.tree.map(
+            jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key)
+        )
         key_update, key_act = jax.random.split(key_run)
-        return HostState(agent_state, replay.init(_example(env), config.capacity), key_update,
-                         key_act, jnp.zeros((), bool), metrics[1])  # fmt: skip
+        return HostState(
+            agent_state,
+            replay.init(_example(env), config.capacity),
+            key_update,
+            key_act,
+            jnp.zeros((), bool),
+            metrics[1],
+        )
 
     return init
 
@@ -118,14 +131,20 @@ def make_learn(agent: Agent, config: LoopConfig):
         agent_state, metrics, diverged = guarded_update(
             agent, state.agent_state, state.last_metrics, state.diverged, batch, key_update
         )
-        state = state._replace(agent_state=agent_state, key=key, last_metrics=metrics,
-                               diverged=diverged)  # fmt: skip
+        state = state._replace(
+            agent_state=agent_state, key=key, last_metrics=metrics, diverged=diverged
+        )
         if agent.resets is None:
             return state
         return reset_when(agent, i + 1 == reset_after, state, jax.random.fold_in(key_update, 1))
 
-    def learn(state: HostState, transitions: Transition, done: jax.Array,
-              n_updates: jax.Array, reset_after: jax.Array) -> HostState:  # fmt: skip
+    def learn(
+        state: HostState,
+        transitions: Transition,
+        done: jax.Array,
+        n_updates: jax.Array,
+        reset_after: jax.Array,
+    ) -> HostState:
         state = state._replace(buffer=replay.add(state.buffer, transitions))
         if agent.observer is not None:
             state = observe(state, transitions, done)
@@ -156,9 +175,10 @@ def make_programs(agent: Agent, env: HostEnv, config: LoopConfig) -> Programs:
         jax.jit(jax.vmap(make_init(agent, env, config))),
         jax.jit(jax.vmap(make_act(agent), in_axes=(0, 0, 0, None))),
         jax.jit(deterministic),
-        jax.jit(jax.vmap(make_learn(agent, config), in_axes=(0, 0, 0, None, None)),
-                donate_argnums=0),
-    )  # fmt: skip
+        jax.jit(
+            jax.vmap(make_learn(agent, config), in_axes=(0, 0, 0, None, None)), donate_argnums=0
+        ),
+    )
 
 
 def build(group: Group) -> tuple[HostEnv, Agent, Programs]:
@@ -178,9 +198,17 @@ class Clock:
         return now
 
 
-def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, iterations: range,
-            config: LoopConfig, clock: Clock, tally: np.ndarray,
-            done: np.ndarray | None = None):  # fmt: skip
+def collect(
+    programs: Programs,
+    state: HostState,
+    vector,
+    obs: np.ndarray,
+    iterations: range,
+    config: LoopConfig,
+    clock: Clock,
+    tally: np.ndarray,
+    done: np.ndarray | None = None,
+):
     """Step every run's copies over `iterations`; add finished returns and episodes to `tally`.
 
     Returns (state, next observations, Transition leaves [runs, len(iterations) * n_envs, ...]);
@@ -191,9 +219,12 @@ def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, itera
     parts, dones = [], []
     for t in iterations:
         start = time.perf_counter()
-        act_key, actions = programs.act(state.agent_state.params, state.act_key,
-                                        obs.reshape(runs, n_envs, -1),
-                                        np.bool_(t < config.warmup_iterations))  # fmt: skip
+        act_key, actions = programs.act(
+            state.agent_state.params,
+            state.act_key,
+            obs.reshape(runs, n_envs, -1),
+            np.bool_(t < config.warmup_iterations),
+        )
         state = state._replace(act_key=act_key)
         actions = np.asarray(actions).reshape(runs * n_envs, -1)
         start = clock.add("act", start)
@@ -205,15 +236,24 @@ def collect(programs: Programs, state: HostState, vector, obs: np.ndarray, itera
         tally += np.stack([out.finished_return, finished]).reshape(2, runs, n_envs).sum(-1)
         obs = next_obs
     count = len(iterations) * n_envs
-    stacked = jax.tree.map(lambda *xs: np.stack(xs, 1).reshape(runs, count, *xs[0].shape[1:]),
-                           *parts)  # fmt: skip
+    stacked = jax.tree.map(
+        lambda *xs: np.stack(xs, 1).reshape(runs, count, *xs[0].shape[1:]), *parts
+    )
     if done is not None:
         done[:] = np.stack(dones, 1).reshape(runs, count)
     return state, obs, stacked
 
 
-def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, index: int,
-                config: LoopConfig, clock: Clock, resets: tuple[int, ...] = ()):  # fmt: skip
+def train_chunk(
+    programs: Programs,
+    state: HostState,
+    vector,
+    obs: np.ndarray,
+    index: int,
+    config: LoopConfig,
+    clock: Clock,
+    resets: tuple[int, ...] = (),
+):
     """One chunk of collection blocks, each followed by one call doing its due updates (and the
     agent reset that ends one of its iterations, `resets` being `loop.agent_reset_iterations`).
 
@@ -225,13 +265,15 @@ def train_chunk(programs: Programs, state: HostState, vector, obs: np.ndarray, i
     first = index * config.iterations_per_chunk
     for begin in range(first, first + config.iterations_per_chunk, block):
         done = np.zeros((runs, block * config.n_envs), np.float32)
-        state, obs, transitions = collect(programs, state, vector, obs, range(begin, begin + block),
-                                          config, clock, tally, done)  # fmt: skip
+        state, obs, transitions = collect(
+            programs, state, vector, obs, range(begin, begin + block), config, clock, tally, done
+        )
         due = updates_after(config, begin + block) - updates_after(config, begin)
         start = time.perf_counter()
         reset_after = np.int32(block_reset(config, resets, begin, block))
-        state = jax.block_until_ready(programs.learn(state, transitions, done, np.int32(due),
-                                                     reset_after))  # fmt: skip
+        state = jax.block_until_ready(
+            programs.learn(state, transitions, done, np.int32(due), reset_after)
+        )
         clock.add("update", start)
     return state, obs, tally
 
@@ -257,8 +299,9 @@ def _compile(programs: Programs, state: HostState, env: HostEnv, config: LoopCon
     obs = np.zeros((runs, config.n_envs, env.obs_size), np.float32)
     eval_obs = np.zeros((runs, config.eval_episodes, env.obs_size), np.float32)
     rows = block_iterations(config) * config.n_envs
-    transitions = jax.tree.map(lambda x: np.zeros((runs, rows, *x.shape), np.float32),
-                               _example(env))  # fmt: skip
+    transitions = jax.tree.map(
+        lambda x: np.zeros((runs, rows, *x.shape), np.float32), _example(env)
+    )
     done = np.zeros((runs, rows), np.float32)
     return Programs(
         programs.init,
@@ -296,8 +339,9 @@ def run_host_group(
     start = time.perf_counter()
     try:
         for index in range(config.n_chunks):
-            state, obs, tally = train_chunk(programs, state, train_env, obs, index, config, clock,
-                                            resets)  # fmt: skip
+            state, obs, tally = train_chunk(
+                programs, state, train_env, obs, index, config, clock, resets
+            )
             eval_start = time.perf_counter()
             eval_return = evaluate(programs, state.agent_state.params, eval_env, runs, env)
             clock.add("eval", eval_start)
@@ -309,8 +353,14 @@ def run_host_group(
                 "run/diverged": np.asarray(state.diverged, np.float32),
             }
             iterations = (index + 1) * config.iterations_per_chunk
-            rows += _rows(group, metrics, iterations * config.n_envs,
-                          updates_after(config, iterations), time.perf_counter() - start, extra)  # fmt: skip
+            rows += _rows(
+                group,
+                metrics,
+                iterations * config.n_envs,
+                updates_after(config, iterations),
+                time.perf_counter() - start,
+                extra,
+            )
             bar.update(config.eval_every * runs)
             bar.set_postfix(eval_return=f"{np.nanmean(eval_return):.1f}")
             if on_chunk is not None:

@@ -72,8 +72,9 @@ def reset_iterations(config: LoopConfig, at_updates: tuple[int, ...]) -> tuple[i
     per_iteration = config.updates_per_iteration
     if per_iteration == 0:
         return ()
-    return tuple(config.warmup_iterations + math.ceil(k / per_iteration) - 1
-                 for k in at_updates if k > 0)  # fmt: skip
+    return tuple(
+        config.warmup_iterations + math.ceil(k / per_iteration) - 1 for k in at_updates if k > 0
+    )
 
 
 def agent_reset_iterations(config: LoopConfig, agent: Agent) -> tuple[int, ...]:
@@ -105,13 +106,22 @@ class RunnerState(NamedTuple):
 
 
 def _all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-              if jnp.issubdtype(x.dtype, jnp.inexact)]  # fmt: skip
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(leaves))
 
 
-def guarded_update(agent: Agent, agent_state: Any, last_metrics: Metrics, diverged: jax.Array,
-                   batch: Transition, key: jax.Array) -> tuple[Any, Metrics, jax.Array]:  # fmt: skip
+def guarded_update(
+    agent: Agent,
+    agent_state: Any,
+    last_metrics: Metrics,
+    diverged: jax.Array,
+    batch: Transition,
+    key: jax.Array,
+) -> tuple[Any, Metrics, jax.Array]:
     """One update, frozen instead of applied if it makes anything non-finite (or the run already
     diverged). A per-run select, so vmapped siblings are untouched. Shared by both drivers.
 
@@ -134,15 +144,26 @@ def make_init(agent: Agent, env: JaxEnv, config: LoopConfig):
             agent_state = agent.observer.init(agent_state, config.n_envs)
         episodes = jax.vmap(reset_episode, (None, 0))(env, jax.random.split(key_env, config.n_envs))
         example = Transition(
-            jnp.zeros(env.obs_size), jnp.zeros(env.action_size), jnp.zeros(()),
-            jnp.zeros(env.obs_size), jnp.zeros(()),
-        )  # fmt: skip
+            jnp.zeros(env.obs_size),
+            jnp.zeros(env.action_size),
+            jnp.zeros(()),
+            jnp.zeros(env.obs_size),
+            jnp.zeros(()),
+        )
         batch = replay.sample(replay.init(example, 1), key, config.batch_size)
-        metrics = jax.tree.map(jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key))
+        metrics = jax.tree.map(
+            jnp.zeros_like, jax.eval_shape(agent.update, agent_state, batch, key)
+        )
         return RunnerState(
-            agent_state, replay.init(example, config.capacity), episodes, key_run,
-            jnp.zeros((), bool), metrics[1], jnp.zeros(()), jnp.zeros(()),
-        )  # fmt: skip
+            agent_state,
+            replay.init(example, config.capacity),
+            episodes,
+            key_run,
+            jnp.zeros((), bool),
+            metrics[1],
+            jnp.zeros(()),
+            jnp.zeros(()),
+        )
 
     return init
 
@@ -160,7 +181,9 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
         agent_state, metrics, diverged = guarded_update(
             agent, state.agent_state, state.last_metrics, state.diverged, batch, key_update
         )
-        return state._replace(agent_state=agent_state, last_metrics=metrics, diverged=diverged), None
+        return state._replace(
+            agent_state=agent_state, last_metrics=metrics, diverged=diverged
+        ), None
 
     def updates(state: RunnerState, key: jax.Array, learning_iteration: jax.Array) -> RunnerState:
         key_base, key_extra = jax.random.split(key)
@@ -170,7 +193,9 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             # An extra update when floor(r * (i + 1)) > floor(r * i) for the fractional part r.
             p, q = remainder.numerator, remainder.denominator
             extra = ((learning_iteration % q) * p) % q + p >= q
-            state = jax.lax.cond(extra, lambda s: sampled_update(s, key_extra)[0], lambda s: s, state)
+            state = jax.lax.cond(
+                extra, lambda s: sampled_update(s, key_extra)[0], lambda s: s, state
+            )
         return state
 
     def iteration(state: RunnerState, t: jax.Array) -> tuple[RunnerState, None]:
@@ -179,7 +204,9 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
         policy_action = agent.act(state.agent_state.params, obs, key_act, False)
         random_action = jax.random.uniform(key_random, policy_action.shape, minval=-1, maxval=1)
         action = jnp.where(t < config.warmup_iterations, random_action, policy_action)
-        episodes, out = step_n(env, state.episodes, action, jax.random.split(key_reset, config.n_envs))
+        episodes, out = step_n(
+            env, state.episodes, action, jax.random.split(key_reset, config.n_envs)
+        )
         transition = Transition(obs, action, out.reward, out.next_obs, out.terminated)
         finished = (out.terminated + out.truncated) > 0
         agent_state = state.agent_state
@@ -187,16 +214,20 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             done = finished.astype(jnp.float32)
             agent_state = agent.observer.update(agent_state, transition, done)
         state = state._replace(
-            agent_state=agent_state, buffer=replay.add(state.buffer, transition),
-            episodes=episodes, key=key,
+            agent_state=agent_state,
+            buffer=replay.add(state.buffer, transition),
+            episodes=episodes,
+            key=key,
             train_return_sum=state.train_return_sum + jnp.sum(out.finished_return),
             train_episodes=state.train_episodes + jnp.sum(finished),
-        )  # fmt: skip
+        )
         learning_iteration = t - config.warmup_iterations
         state = jax.lax.cond(
-            learning_iteration >= 0, lambda s: updates(s, key_update, learning_iteration),
-            lambda s: s, state,
-        )  # fmt: skip
+            learning_iteration >= 0,
+            lambda s: updates(s, key_update, learning_iteration),
+            lambda s: s,
+            state,
+        )
         if resets.size:  # t is unbatched
             state = reset_when(agent, jnp.isin(t, resets), state, jax.random.fold_in(key_update, 1))
         return state, None

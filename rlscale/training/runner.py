@@ -37,34 +37,53 @@ def static_metrics(agent: agents.Agent, agent_state, env, batch_size: int) -> di
     from the first run's state (every run of a group has the same shapes)."""
     one = jax.tree.map(lambda x: x[0], agent_state)
     return {
-        "compute/flops_per_update": update_flops(agent, one, env.obs_size, env.action_size,
-                                                 batch_size),
+        "compute/flops_per_update": update_flops(
+            agent, one, env.obs_size, env.action_size, batch_size
+        ),
         "model/critic_params": float(agent.critic_param_count(one)),
-    }  # fmt: skip
+    }
 
 
 def progress_bar(group: Group, progress: bool) -> tqdm:
-    return tqdm(total=group.loop.total_steps * len(group.runs), unit="step", unit_scale=True,
-                disable=not progress, desc=f"{group.static['env']} utd={group.loop.utd} "
-                f"x{len(group.runs)}")  # fmt: skip
+    return tqdm(
+        total=group.loop.total_steps * len(group.runs),
+        unit="step",
+        unit_scale=True,
+        disable=not progress,
+        desc=f"{group.static['env']} utd={group.loop.utd} x{len(group.runs)}",
+    )
 
 
-def result(group: Group, rows: list[dict], compile_seconds: float, train_seconds: float,
-           extra: dict[str, float], timings: dict[str, float] | None = None) -> GroupResult:
+def result(
+    group: Group,
+    rows: list[dict],
+    compile_seconds: float,
+    train_seconds: float,
+    extra: dict[str, float],
+    timings: dict[str, float] | None = None,
+) -> GroupResult:
     """The rows split per run, with the group's timings and constants."""
     frame = pd.DataFrame(rows)
-    frames = {run.run_id: frame[frame.run_id == run.run_id].reset_index(drop=True)
-              for run in group.runs}  # fmt: skip
-    return GroupResult(frames, compile_seconds, train_seconds, extra["compute/flops_per_update"],
-                       int(extra["model/critic_params"]), timings)  # fmt: skip
+    frames = {
+        run.run_id: frame[frame.run_id == run.run_id].reset_index(drop=True) for run in group.runs
+    }
+    return GroupResult(
+        frames,
+        compile_seconds,
+        train_seconds,
+        extra["compute/flops_per_update"],
+        int(extra["model/critic_params"]),
+        timings,
+    )
 
 
 def build(group: Group):
     """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet."""
     env, agent = group.env_and_agent()
     init = jax.jit(jax.vmap(make_init(agent, env, group.loop)))
-    chunk = jax.jit(jax.vmap(make_chunk(agent, env, group.loop), in_axes=(0, None)),
-                    donate_argnums=0)  # fmt: skip
+    chunk = jax.jit(
+        jax.vmap(make_chunk(agent, env, group.loop), in_axes=(0, None)), donate_argnums=0
+    )
     return env, agent, init, chunk
 
 
@@ -120,8 +139,9 @@ def run_group(
         metrics = jax.device_get(metrics)
         iterations = (index + 1) * loop.iterations_per_chunk
         wall = time.perf_counter() - start
-        rows += _rows(group, metrics, iterations * loop.n_envs, updates_after(loop, iterations),
-                      wall, extra)  # fmt: skip
+        rows += _rows(
+            group, metrics, iterations * loop.n_envs, updates_after(loop, iterations), wall, extra
+        )
         bar.update(loop.eval_every * len(group.runs))
         bar.set_postfix(eval_return=f"{np.nanmean(metrics['eval/return']):.1f}")
         if on_chunk is not None:

@@ -16,8 +16,9 @@ from rlscale.sweeps.plan import group_runs, seed_runs
 from rlscale.training.runner import GroupResult, run_group
 
 
-def train(config: dict[str, Any], seeds: int, out: str | Path | None = None,
-          progress: bool = True) -> tuple[pd.DataFrame, GroupResult]:  # fmt: skip
+def train(
+    config: dict[str, Any], seeds: int, out: str | Path | None = None, progress: bool = True
+) -> tuple[pd.DataFrame, GroupResult]:
     """Train `seeds` seeds of a resolved config (see `rlscale.config.resolve`) in one program.
 
     Args:
