@@ -12,7 +12,7 @@ from typing import Any
 
 import jax
 
-from rlscale.sweeps.plan import group_runs, seed_runs
+from rlscale.training.group import group_runs, seed_runs
 from rlscale.training.loop import updates_after
 from rlscale.training.runner import run_group
 

@@ -13,15 +13,13 @@ Each phase is a resumable sweep, so a killed reproduction continues where it sto
 
 from __future__ import annotations
 
-import argparse
-import sys
+import dataclasses
 import time
 from pathlib import Path
 
 import yaml
 
 from rlscale.analysis import heldout, load, pipeline, report
-from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.frontier import flops_per_sample
 from rlscale.analysis.recipe import Recipe, load_recipe
 from rlscale.config import ConfigError
@@ -73,12 +71,13 @@ def _write_spec(path: Path, spec: dict, configs: list[heldout.Config]) -> Sweep:
     return load_sweep(path)
 
 
-def _phase(title: str, sweep: Sweep, root: Path, args: argparse.Namespace) -> float | None:
+def _phase(
+    title: str, sweep: Sweep, root: Path, executor: execute.RayOptions | None, progress: bool
+) -> float | None:
     """Run one phase's sweep; its wall time in seconds, or None if it had nothing left to do."""
     start = time.perf_counter()
     print(f"[{title}] {len(sweep.runs)} runs -> {root}", flush=True)
-    options = execute.RayOptions(args.address) if args.executor == "ray" else None
-    todo = execute.run_sweep(sweep, root, None, options, not args.quiet)
+    todo = execute.run_sweep(sweep, root, None, executor, progress)
     seconds = time.perf_counter() - start
     print(
         f"[{title}] {'finished in ' + f'{seconds / 60:.1f} min' if todo else 'already done'}",
@@ -87,16 +86,41 @@ def _phase(title: str, sweep: Sweep, root: Path, args: argparse.Namespace) -> fl
     return seconds if todo else None
 
 
-def reproduce(args: argparse.Namespace) -> int:
-    grid = load_sweep(_find("sweeps", args.name))
-    recipe: Recipe = load_recipe(_find("analysis", args.recipe or args.name))
+@dataclasses.dataclass(frozen=True)
+class Reproduction:
+    test: heldout.HeldOutTest  # predicted vs measured D_J at the held-out σ, per threshold
+    lines: list[str]  # the verdict, as printed and written to held_out.md
+    report: Path  # the directory of held_out.md, .csv and .png
+
+
+def reproduce(
+    name: str,
+    recipe: str | Path | None = None,
+    out: str | Path | None = None,
+    executor: execute.RayOptions | None = None,
+    progress: bool = True,
+) -> Reproduction:
+    """P1's protocol end to end (see the module docstring); each phase resumes where it stopped.
+
+    Args:
+        name: the grid, `sweeps/NAME.yaml` (or a path to a sweep spec).
+        recipe: analysis recipe name or path (default: `analysis/NAME.yaml`).
+        out: output directory (default `runs/<sweep name>`).
+        executor: Ray options to run the sweeps on a cluster; None runs them here.
+        progress: show progress bars (the phase lines are printed either way).
+
+    Raises:
+        ConfigError, RecipeError: bad input, before anything runs.
+    """
+    grid = load_sweep(_find("sweeps", name))
+    recipe: Recipe = load_recipe(_find("analysis", str(recipe or name)))
     settings = recipe.reproduce
-    out = Path(args.out or Path("runs") / grid.name)
+    out = Path(out or Path("runs") / grid.name)
     fit_utds = sorted({float(r.config["utd"]) for r in grid.runs})
     clash = sorted(set(settings.held_out_utds) & set(fit_utds))
     if clash:
         raise ConfigError(f"held-out σ {clash} are also in the grid {fit_utds}; hold out others")
-    times = {"grid": _phase("1/2 grid", grid, out / "grid", args)}
+    times = {"grid": _phase("1/2 grid", grid, out / "grid", executor, progress)}
 
     grid_tidy = load.load(out / "grid")
     analysis = pipeline.run(grid_tidy, recipe, str(out / "grid"))
@@ -112,7 +136,7 @@ def reproduce(args: argparse.Namespace) -> int:
         for u in fit_utds + list(settings.held_out_utds)
     ]
     second = _write_spec(out / "fitted.yaml", fitted_spec(grid, configs, settings.seeds), configs)
-    times["fitted"] = _phase("2/2 fitted runs", second, out / "fitted", args)
+    times["fitted"] = _phase("2/2 fitted runs", second, out / "fitted", executor, progress)
 
     fitted_tidy = load.load(out / "fitted")
     test = heldout.run(
@@ -125,8 +149,7 @@ def reproduce(args: argparse.Namespace) -> int:
     )
     lines = summary(analysis, test, configs, settings.max_relative_error, times)
     _write(out / "report", test, fit_utds, recipe, lines)
-    print("\n".join(lines))
-    return 0
+    return Reproduction(test, lines, out / "report")
 
 
 def summary(analysis, test: heldout.HeldOutTest, configs, tolerance: float, times) -> list[str]:
@@ -192,24 +215,3 @@ def _write(out: Path, test: heldout.HeldOutTest, fit_utds, recipe: Recipe, lines
         figure.savefig(out / f"{stem}.png", dpi=90)
         lines = [*lines, "", f"![{caption}]({stem}.png)"]
     (out / "held_out.md").write_text("\n".join(lines) + "\n")
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "reproduce", help="P1's protocol end to end: grid sweep, fits, held-out σ runs, verdict"
-    )
-    parser.add_argument("name", help="sweeps/NAME.yaml (the grid) and analysis/NAME.yaml")
-    parser.add_argument("--recipe", help="analysis recipe name or path (default: NAME)")
-    parser.add_argument("--out", help="output directory (default runs/<sweep name>)")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local")
-    parser.add_argument("--address", help="Ray cluster address ('auto' joins a running one)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_guarded)
-
-
-def _guarded(args: argparse.Namespace) -> int:
-    try:
-        return reproduce(args)
-    except (ConfigError, AnalysisError, ValueError) as error:
-        print(f"rlscale reproduce: error: {error}", file=sys.stderr)
-        return 2

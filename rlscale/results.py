@@ -32,21 +32,38 @@ RUN_COLUMNS = (
 # Columns identifying a measurement.
 POINT_COLUMNS = ("env_steps", "updates", "wall_time", "metric", "value")
 
-# Metric names written by the trainers (namespaced like brax/SimbaV2 logs).
+# Every metric name the trainers write (namespaced like brax/SimbaV2 logs), with its meaning. The
+# drivers refuse to write a name that is not here (`check_metric_names`), so this is the complete
+# list a reader of the store can rely on.
 METRICS = {
     "eval/return": "mean undiscounted return of the deterministic policy over the eval episodes",
     "train/return": "mean return of the training episodes finished since the previous eval point",
+    "train/episodes": "training episodes ended since the previous eval point, over all env copies",
     "critic/loss": "value loss of the last update before the eval point",
     "critic/td_error": "mean |Q(s,a) - y| over the last update's batch",
     "critic/q_mean": "mean Q(s,a) over the last update's batch",
     "critic/param_norm": "global L2 norm of the online critic parameters",
+    "critic/reward_scale": "SimbaV2: the reward divisor (running return scale) of the last update",
+    "actor/loss": "actor loss of the last update that updated the actor",
     "actor/entropy": "mean -log pi(a|s) over the last update's batch",
     "actor/temperature": "entropy temperature alpha",
+    "optimism/loss": "BRO: loss of the optimistic actor's shift (negative upper bound plus KL)",
+    "optimism/kl": "BRO: KL of the optimistic policy from the conservative one, per state",
+    "optimism/beta": "BRO: the dual-learned optimism coefficient of the Q upper bound",
+    "optimism/kl_weight": "BRO: the dual-learned weight of the KL penalty",
+    "bro/resets": "BRO: parameter resets due by the run's update count so far",
     "compute/flops_per_update": "XLA-counted FLOPs of one un-scanned gradient update",
     "compute/flops": "cumulative update FLOPs: updates x compute/flops_per_update",
     "model/critic_params": "number of parameters of one critic (N in the scaling laws)",
     "run/diverged": "1.0 once the run's loss or parameters went non-finite (frozen from then on)",
 }
+
+
+def check_metric_names(names: Any) -> None:
+    """Refuse a metric name that is not documented in `METRICS` (a trainer's programming error)."""
+    unknown = sorted(set(names) - set(METRICS))
+    if unknown:
+        raise ValueError(f"metrics {unknown} are not in rlscale.results.METRICS: add each there")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,13 +1,13 @@
-"""End to end through the registered commands: analyze a synthetic rlscale sweep, propose, and
+"""End to end through the `rlscale` commands: analyze a synthetic rlscale sweep, propose, and
 degrade gracefully on bad input (no runs, missing metric, one σ, unreachable threshold)."""
 
-import argparse
 import json
 
 import pytest
 import yaml
 
-from rlscale.analysis import commands, synthetic
+from rlscale.analysis import synthetic
+from rlscale.cli import main
 
 RECIPE = """\
 normalize: {jax:pendulum: {min: -1500.0, max: 0.0}}
@@ -19,10 +19,7 @@ report: {iqm_bootstrap_samples: 200}
 
 
 def _main(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="rlscale")
-    commands.register(parser.add_subparsers(required=True))
-    args = parser.parse_args([str(a) for a in argv])
-    return args.func(args)
+    return main([str(a) for a in argv])
 
 
 def _sweep(root, utds):
@@ -131,4 +128,5 @@ def test_unknown_recipe_key_is_an_error_before_loading(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("thresholdz: {values: [1]}\n")
     assert _main("analyze", tmp_path, "--recipe", recipe) == 2
-    assert "unknown key 'thresholdz'" in capsys.readouterr().out
+    assert "rlscale analyze: error:" in (err := capsys.readouterr().err)  # stderr, one line
+    assert "unknown key 'thresholdz'" in err

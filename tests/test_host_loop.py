@@ -9,8 +9,8 @@ from agent_checks import RESET_MARK, CountConfig, CountHParams, make_counting_ag
 
 from rlscale import config, envs
 from rlscale.envs.host import VectorEnv, copy_seeds
-from rlscale.sweeps.plan import group_runs, seed_runs
-from rlscale.training import host_loop
+from rlscale.training import host_loop, records
+from rlscale.training.group import group_runs, seed_runs
 from rlscale.training.loop import LoopConfig, reset_iterations, updates_after
 from rlscale.training.runner import run_group
 
@@ -94,7 +94,7 @@ def test_block_divides_the_chunk():
 def test_collect_stores_the_true_successor_at_truncation():
     group = tiny_group("dmc:cartpole-swingup", 1, max_episode_steps=3)
     env, agent, programs = host_loop.build(group)
-    keys, hparams = host_loop.initial_inputs(group, agent)
+    keys, hparams = records.initial_inputs(group, agent)
     state = programs.init(keys, hparams)
     vector = VectorEnv(env, copy_seeds(0, 1, 0))
     tally = np.zeros((2, 1))

@@ -14,7 +14,7 @@ from agent_checks import (
 
 from rlscale import config, envs
 from rlscale.agents import registry
-from rlscale.sweeps.plan import group_runs, seed_runs
+from rlscale.training.group import group_runs, seed_runs
 from rlscale.training.loop import (
     LoopConfig,
     make_chunk,

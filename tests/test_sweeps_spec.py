@@ -7,8 +7,9 @@ import pytest
 from rlscale.cli import main
 from rlscale.config import ConfigError
 from rlscale.sweeps import store
-from rlscale.sweeps.plan import group_runs, run_bytes, split_groups
+from rlscale.sweeps.plan import run_bytes, split_groups
 from rlscale.sweeps.spec import load_sweep
+from rlscale.training.group import group_runs
 
 TINY = """\
 name: tiny

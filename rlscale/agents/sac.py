@@ -17,7 +17,8 @@ from rlscale.agents.base import Agent, adam, adamw, apply_gradients, count_param
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, polyak, td_target
 from rlscale.losses.value import make_value_head, reduce_members
-from rlscale.nets.mlp import Critic, make_body, make_ensemble
+from rlscale.nets.bodies import make_body
+from rlscale.nets.mlp import Critic, make_ensemble
 from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
 from rlscale.nets.simbav2 import project_hyper_dense
 from rlscale.types import Params, PRNGKey, Transition
@@ -35,8 +36,8 @@ class SACConfig:
     actor_depth: int = 2
     n_critics: int = 2  # ensemble size
     critic_layer_norm: bool = False  # LayerNorm before each critic activation (mlp only)
-    critic_net: str = "mlp"  # a name in rlscale.nets.mlp.BODIES
-    actor_net: str = "mlp"  # a name in rlscale.nets.mlp.BODIES
+    critic_net: str = "mlp"  # a name in rlscale.nets.bodies.BODIES
+    actor_net: str = "mlp"  # a name in rlscale.nets.bodies.BODIES
     value_loss: str = "mse"  # a name in rlscale.losses.value.HEADS
     v_min: float = -10.0  # categorical support (hl_gauss/two_hot/c51); fixed under reward scaling
     v_max: float = 10.0

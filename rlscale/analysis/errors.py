@@ -1,4 +1,5 @@
-"""The one error type of the analysis: a stage cannot be computed from the data it was given."""
+"""The analysis's two error types: a bad recipe (the user's input), and a stage that cannot be
+computed from the data it was given."""
 
 
 class AnalysisError(Exception):
@@ -7,3 +8,7 @@ class AnalysisError(Exception):
     The pipeline records the message, skips the stages that depend on this one and still writes
     everything else, so one missing piece never hides the rest of the report.
     """
+
+
+class RecipeError(ValueError):
+    """A bad key or value in an analysis recipe; the message names the file and the valid keys."""

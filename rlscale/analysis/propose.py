@@ -8,8 +8,11 @@ the env steps are the data the budget buys at that setting: D = F / (FLOPs per e
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from rlscale.analysis import p2
 from rlscale.analysis.errors import AnalysisError
@@ -149,3 +152,28 @@ def propose(
             }
         )
     return specs
+
+
+def write_specs(specs: list[dict], out: str | Path | None = None) -> list[Path]:
+    """Write `propose`'s specs as YAML with their notes as a comment header.
+
+    Args:
+        specs: from `propose`. out: the file (default sweeps/<spec name>.yaml); with several envs,
+            one file per env beside it, suffixed with the env name.
+
+    Returns:
+        The paths written, one per spec.
+    """
+    if not specs:
+        return []
+    out = Path(out) if out else Path("sweeps") / f"{specs[0]['name']}.yaml"
+    paths = []
+    for spec in specs:
+        suffix = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec["env"])
+        path = out if len(specs) == 1 else out.with_name(f"{out.stem}-{suffix}{out.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {k: v for k, v in spec.items() if k != "notes"}
+        header = "".join(f"# {note}\n" for note in spec["notes"])
+        path.write_text(header + yaml.safe_dump(body, sort_keys=False))
+        paths.append(path)
+    return paths

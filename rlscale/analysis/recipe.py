@@ -15,6 +15,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from rlscale.analysis.errors import RecipeError
+
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "analysis" / "default.yaml"
 
 
@@ -132,20 +134,26 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
     """Read and validate a recipe YAML (None: `analysis/default.yaml`, else the built-in defaults).
 
     Raises:
-        ValueError: with "file: key: problem; valid keys: [...]" for every invalid entry.
+        RecipeError: with "file: key: problem; valid keys: [...]" for every invalid entry, or
+            naming the file when there is none.
     """
     if path is None:
         if not DEFAULT_RECIPE.exists():
             return Recipe()
         path = DEFAULT_RECIPE
     path = Path(path)
-    content = yaml.safe_load(path.read_text()) or {}
+    if not path.is_file():
+        raise RecipeError(f"no recipe file at {path}")
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(content, dict):
-        raise ValueError(f"{path}: a recipe is a mapping of keys, got {type(content).__name__}")
+        raise RecipeError(f"{path}: a recipe is a mapping of keys, got {type(content).__name__}")
     try:
         return Recipe.model_validate(content)
     except ValidationError as error:
-        raise ValueError("\n".join(_explain(path, e) for e in error.errors())) from None
+        raise RecipeError("\n".join(_explain(path, e) for e in error.errors())) from None
 
 
 def _explain(path: Path, error: dict) -> str:

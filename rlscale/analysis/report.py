@@ -18,8 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import plots, plots_p2
+from rlscale.analysis import load, pipeline, plots, plots_p2
 from rlscale.analysis.pipeline import Analysis
+from rlscale.analysis.recipe import Recipe
 
 TABLE_CAPTIONS = {
     "data_to_threshold": "Env steps to reach each threshold J per config (all-seeds estimate, "
@@ -123,6 +124,26 @@ def summary_lines(analysis: Analysis) -> list[str]:
                 f"N*(F) = {n['coefficient']:.3g}·F^{n['exponent']:.3f}"
             )
     return lines
+
+
+def analyze(
+    path: str | Path, recipe: Recipe, out: str | Path = "report", layout: str = "auto"
+) -> tuple[Analysis, Path]:
+    """Load the runs at `path`, analyse them with `recipe` and write the report to `out`.
+
+    A path with no runs still gets a report saying so (`analysis.curves` is then empty).
+
+    Returns:
+        The analysis and the report's index page.
+    """
+    analysis = Analysis(recipe, str(path))
+    try:
+        tidy = load.load(path, layout)
+    except FileNotFoundError as error:
+        analysis.messages.append(f"load: {error}")
+    else:
+        analysis = pipeline.run(tidy, recipe, str(path))
+    return analysis, write_report(analysis, out)
 
 
 def write_report(analysis: Analysis, out: str | Path) -> Path:

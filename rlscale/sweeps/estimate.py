@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from rlscale import results
-from rlscale.sweeps.plan import Group
+from rlscale.config import ConfigError
+from rlscale.sweeps import store
+from rlscale.sweeps.spec import Sweep
+from rlscale.training.group import Group
 
 
 def _update_flops(group: Group) -> tuple[float, float]:
@@ -112,3 +115,37 @@ def describe(table: pd.DataFrame, rate: float | None, where: str = "") -> list[s
 
 def _hours(value: float) -> str:
     return f"{value:,.0f} h" if value >= 10 else f"{value:.2g} h"
+
+
+def throughput(value: str) -> tuple[float, str]:
+    """A `--throughput` value as (FLOP/s, where it was measured): a number, or a finished sweep
+    directory on the target device whose achieved rate is read from its metrics."""
+    try:
+        return float(value), ""
+    except ValueError:
+        pass
+    try:
+        return measured_rate(value), f" by {value}"
+    except (ValueError, FileNotFoundError) as error:
+        raise ConfigError(f"--throughput {value}: {error}") from None
+
+
+def plan_lines(sweep: Sweep, groups: list[Group], root: Path) -> list[str]:
+    """The dry run's listing: each group with the keys that vary, each run with its state."""
+    configs = [run.config for run in sweep.runs]
+    varying = [k for k in configs[0] if len({str(c[k]) for c in configs}) > 1]
+    lines = [
+        f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} compiled groups -> {root}"
+    ]
+    for index, group in enumerate(groups):
+        static = group.static
+        shown = " ".join(f"{k}={static[k]}" for k in varying if k in static)
+        lines.append(
+            f"group {index}: {len(group.runs)} runs, {static['agent']} on "
+            f"{static['env']}, {static['steps']} steps  {shown}"
+        )
+        for run in group.runs:
+            dynamic = " ".join(f"{k}={run.config[k]}" for k in varying if k not in static)
+            state = store.state(root, run.run_id) or "pending"
+            lines.append(f"  {run.run_id}  {dynamic}  [{state}]")
+    return lines

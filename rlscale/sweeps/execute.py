@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from rlscale.sweeps import store
-from rlscale.sweeps.plan import Group, group_runs, split_groups
+from rlscale.sweeps.plan import split_groups
 from rlscale.sweeps.spec import Sweep
+from rlscale.training.group import Group, group_runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +25,21 @@ class RayOptions:
     cpus_per_job: float = 1.0
     gpus_per_job: float = 0.0  # fractional GPUs let several jobs share a device
     max_retries: int = 3  # reruns of a job whose worker died
+
+
+def memory_budget(memory_gb: float | None = None, ray: bool = False) -> float | None:
+    """Bytes one job may use: `memory_gb` if given; else the local device's memory, or half the
+    RAM on a CPU; None (no split) for Ray, whose driver cannot see the workers' devices."""
+    if memory_gb is not None:
+        return memory_gb * 2**30
+    if ray:
+        return None
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2
 
 
 def plan(sweep: Sweep, memory_bytes: float | None = None) -> list[Group]:
@@ -47,12 +64,17 @@ def run_sweep(
     memory_bytes: float | None = None,
     ray: RayOptions | None = None,
     progress: bool = True,
+    groups: list[Group] | None = None,
 ) -> list[Group]:
     """Run every unfinished group of `sweep` into `root` (locally, or on Ray when `ray` is given).
 
+    Args:
+        groups: the sweep's plan when the caller already made it (`plan(sweep, memory_bytes)`);
+            otherwise it is made here.
+
     Returns the groups that were pending before the call (empty: the sweep was already finished).
     """
-    groups = plan(sweep, memory_bytes)
+    groups = plan(sweep, memory_bytes) if groups is None else groups
     store.prepare(Path(root), sweep)  # refuses a dir made from another spec before any work
     todo = pending(groups, Path(root))
     if ray is not None:

@@ -17,7 +17,7 @@ import yaml
 
 from rlscale.agents import registry
 from rlscale.config import LOOP_KEYS, ConfigError, key_lines, load_yaml, resolve
-from rlscale.sweeps.plan import RunSpec
+from rlscale.training.group import RunSpec
 
 SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides")
 BUDGET_KEYS = {"env_steps": "steps", "eval_every": "eval_every", "eval_episodes": "eval_episodes"}

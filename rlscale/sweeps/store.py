@@ -32,8 +32,8 @@ from rlscale.results import (
     write_metrics,
     write_status,
 )
-from rlscale.sweeps.plan import RunSpec
 from rlscale.sweeps.spec import Sweep
+from rlscale.training.group import RunSpec
 
 SPEC_FILE = "spec.yaml"
 PLAN_FILE = "plan.json"

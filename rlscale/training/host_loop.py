@@ -23,7 +23,8 @@ import numpy as np
 from rlscale import replay
 from rlscale.agents.base import Agent
 from rlscale.envs.host import HostEnv, copy_seeds, make_vector
-from rlscale.sweeps.plan import Group
+from rlscale.training import records
+from rlscale.training.group import Group
 from rlscale.training.loop import (
     LoopConfig,
     agent_reset_iterations,
@@ -31,14 +32,7 @@ from rlscale.training.loop import (
     reset_when,
     updates_after,
 )
-from rlscale.training.runner import (
-    GroupResult,
-    _rows,
-    initial_inputs,
-    progress_bar,
-    result,
-    static_metrics,
-)
+from rlscale.training.records import GroupResult
 from rlscale.types import Transition
 
 COLLECT_STEPS = 16  # target env transitions per run between two update calls (the policy lag)
@@ -326,14 +320,14 @@ def run_host_group(
     config, runs = group.loop, len(group.runs)
     env, agent, programs = build(group)
     train_env, eval_env = _vectors(group, env)
-    keys, hparams = initial_inputs(group, agent)
+    keys, hparams = records.initial_inputs(group, agent)
     start = time.perf_counter()
     state = programs.init(keys, hparams)
     programs = _compile(programs, state, env, config, runs)
     compile_seconds = time.perf_counter() - start
-    extra = static_metrics(agent, state.agent_state, env, config.batch_size)
+    extra = records.static_metrics(agent, state.agent_state, env, config.batch_size)
     rows: list[dict] = []
-    bar = progress_bar(group, progress)
+    bar = records.progress_bar(group, progress)
     clock, obs = Clock(), train_env.observe()
     resets = agent_reset_iterations(config, agent)
     start = time.perf_counter()
@@ -353,7 +347,7 @@ def run_host_group(
                 "run/diverged": np.asarray(state.diverged, np.float32),
             }
             iterations = (index + 1) * config.iterations_per_chunk
-            rows += _rows(
+            rows += records.rows(
                 group,
                 metrics,
                 iterations * config.n_envs,
@@ -369,4 +363,6 @@ def run_host_group(
         bar.close()
         train_env.close()
         eval_env.close()
-    return result(group, rows, compile_seconds, time.perf_counter() - start, extra, clock.seconds)
+    return records.result(
+        group, rows, compile_seconds, time.perf_counter() - start, extra, clock.seconds
+    )

@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from rlscale.results import CONFIG_FILE, METRICS_FILE, atomic_write_bytes, write_metrics
-from rlscale.sweeps.plan import group_runs, seed_runs
+from rlscale.training.group import group_runs, seed_runs
 from rlscale.training.runner import GroupResult, run_group
 
 

@@ -1,26 +1,18 @@
-"""`rlscale analyze | propose | validate`: argparse wiring only (parse, call the library, print).
-
-`cli.py` calls `register(subparsers)`; each command's function takes the parsed args and returns the
-process exit code.
-"""
+"""`rlscale analyze`, `rlscale propose` and `rlscale validate` (`rlscale.analysis`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
-import yaml
-
-from rlscale.analysis import load, pipeline, propose, report, validate
+from rlscale.analysis import load, propose, report, validate
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.recipe import load_recipe
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the analysis subcommands to an argparse subparsers object."""
-    analyze = subparsers.add_parser(
+def register(commands: argparse._SubParsersAction) -> None:
+    analyze = commands.add_parser(
         "analyze",
         help="fit the P1/P2 scaling laws to a sweep and write a report",
         description="Data to threshold, B*/η*(σ), D_J(σ), compute frontier, budget-optimal σ*, "
@@ -37,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recipe", default=None, help="analysis recipe YAML (default: analysis/default.yaml)"
     )
     analyze.add_argument("--out", default="report", help="report directory (default: report)")
-    analyze.set_defaults(func=run_analyze)
+    analyze.set_defaults(func=_analyze)
 
-    proposer = subparsers.add_parser(
+    proposer = commands.add_parser(
         "propose",
         help="write the sweep the fits recommend for a budget F = C + δ·D",
         description="Reads fits.json from `rlscale analyze` and writes a ready-to-run sweep spec "
@@ -55,32 +47,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="spec YAML path (default: sweeps/proposed-<budget>.yaml); with "
         "several envs one file per env, suffixed with the env name",
     )
-    proposer.set_defaults(func=run_propose)
+    proposer.set_defaults(func=_propose)
 
-    validator = subparsers.add_parser(
+    validator = commands.add_parser(
         "validate", help="reproduce the authors' published fits from their published data"
     )
     validator.add_argument(
         "--data", default=str(validate.DATA), help=f"published data dir (default: {validate.DATA})"
     )
-    validator.set_defaults(func=run_validate)
+    validator.set_defaults(func=_validate)
 
 
-def run_analyze(args: argparse.Namespace) -> int:
-    """Load, analyse, write the report; exit 1 when nothing at all could be analysed."""
-    try:
-        recipe = load_recipe(args.recipe)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}")
-        return 2
-    analysis = pipeline.Analysis(recipe, str(args.path))
-    try:
-        tidy = load.load(args.path, args.layout)
-    except FileNotFoundError as error:
-        analysis.messages.append(f"load: {error}")
-    else:
-        analysis = pipeline.run(tidy, recipe, str(args.path))
-    index = report.write_report(analysis, args.out)
+def _analyze(args: argparse.Namespace) -> int:
+    """Exit 1 when nothing at all could be analysed."""
+    analysis, index = report.analyze(args.path, load_recipe(args.recipe), args.out, args.layout)
     for line in report.summary_lines(analysis):
         print(line)
     for message in analysis.messages:
@@ -89,28 +69,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 0 if analysis.curves else 1
 
 
-def run_propose(args: argparse.Namespace) -> int:
-    """Write one sweep spec per env for the budget."""
+def _propose(args: argparse.Namespace) -> int:
+    """Exit 1 when the fits cannot support a proposal (a stage they need is missing)."""
     fits = json.loads(Path(args.fits).read_text())
     try:
         specs = propose.propose(fits, args.budget, args.env, args.seeds)
     except (AnalysisError, KeyError) as error:
         print(f"error: cannot propose from {args.fits}: {error}")
         return 1
-    default = Path("sweeps") / f"{specs[0]['name']}.yaml" if specs else None
-    out = Path(args.out) if args.out else default
-    for spec in specs:
-        path = (
-            out
-            if len(specs) == 1
-            else out.with_name(
-                f"{out.stem}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', spec['env'])}{out.suffix}"
-            )
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        notes = spec.pop("notes")
-        header = "".join(f"# {note}\n" for note in notes)
-        path.write_text(header + yaml.safe_dump(spec, sort_keys=False))
+    for path, spec in zip(propose.write_specs(specs, args.out), specs, strict=True):
         print(
             f"{path}: {spec['env']} σ={spec['grid']['utd'][0]} B={spec['grid']['batch_size'][0]}"
             f" env_steps={spec['budget']['env_steps']}"
@@ -118,15 +85,15 @@ def run_propose(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_validate(args: argparse.Namespace) -> int:
-    """Print every reproduced number; exit 1 if any is outside its tolerance."""
+def _validate(args: argparse.Namespace) -> int:
+    """Exit 1 if any number is outside its tolerance, or if nothing could be validated."""
     try:
         checks = validate.run_all(Path(args.data))
     except FileNotFoundError as error:
-        print(f"skipped: {error}")
-        return 0
+        print(f"validated nothing: {error}")
+        return 1
     for check in checks:
         print(check.line())
     failed = [c for c in checks if not c.passed]
     print(f"{len(checks) - len(failed)}/{len(checks)} reproduced within tolerance")
-    return 1 if failed else 0
+    return 1 if failed or not checks else 0
