@@ -34,8 +34,6 @@ def main() -> None:
         }
         if args.critic_width:
             overrides["critic_width"] = args.critic_width
-        if preset == "simbav2":  # decay over the run's updates, as the official schedule does
-            overrides["lr_decay_updates"] = float(args.steps)
         config = load_run_config(path if path.is_file() else None, overrides)
         frame, _ = train(config, args.seeds, out=Path(args.out) / preset, progress=True)
         returns = frame[frame["metric"] == "eval/return"]

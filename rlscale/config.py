@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 import yaml
@@ -45,14 +45,26 @@ class LoopKeys(BaseModel):
 
 
 LOOP_KEYS = tuple(LoopKeys.model_fields)
+FAMILY_KEY = "family"  # an agent preset's per-env-family block
 
 
-def key_lines(path: Path) -> dict[str, int]:
-    """1-based line of each top-level key of a YAML mapping file (for error messages)."""
-    node = yaml.compose(Path(path).read_text())
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value}
+def node_lines(text: str) -> dict[str, int]:
+    """Dotted path -> 1-based line of every mapping key and sequence item of a YAML document."""
+    lines: dict[str, int] = {}
+
+    def visit(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                lines[f"{prefix}{key.value}"] = key.start_mark.line + 1
+                visit(value, f"{prefix}{key.value}.")
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[f"{prefix}{index}"] = item.start_mark.line + 1
+                visit(item, f"{prefix}{index}.")
+
+    if text.strip():
+        visit(yaml.compose(text), "")
+    return lines
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -155,13 +167,63 @@ def _check_loop(loop: dict[str, Any], sources: dict[str, str]) -> None:
         )
 
 
+class Preset(NamedTuple):
+    """An agent preset file: its flat keys, where each came from, and its per-family blocks."""
+
+    flat: dict[str, Any]
+    sources: dict[str, str]
+    families: dict[str, dict[str, Any]]  # env family -> keys that replace the preset's there
+
+
+def load_preset(path: str | Path) -> Preset:
+    """Read an agent preset (or any run-config YAML), splitting off its `family:` block.
+
+    `family: {dmc: {utd: 2}, gym: {gamma: 0.995}}` keys blocks by the env name's prefix; a run on
+    that family takes them in place of the preset's own values (see `apply_family`).
+    """
+    path = Path(path)
+    flat = load_yaml(path)
+    lines = node_lines(path.read_text())
+
+    def where(dotted: str) -> str:
+        return f"{path}:{lines.get(dotted, 1)} ({dotted})"
+
+    sources = {k: f"{path}:{lines[k]}" for k in flat if k != FAMILY_KEY}
+    block = flat.pop(FAMILY_KEY, None) or {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where(FAMILY_KEY)}: expected env family -> keys, got {block!r}")
+    families = {}
+    for family, keys in block.items():
+        dotted = f"{FAMILY_KEY}.{family}"
+        if family not in envs.FAMILIES:
+            raise ConfigError(
+                f"{where(dotted)}: unknown env family {family!r}; valid: {', '.join(envs.FAMILIES)}"
+            )
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{where(dotted)}: expected keys to values, got {keys!r}")
+        families[family] = {k: (v, where(f"{dotted}.{k}")) for k, v in keys.items()}
+    return Preset(flat, sources, families)
+
+
+def apply_family(
+    flat: dict[str, Any], sources: dict[str, str], preset: Preset
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The preset's block for `flat["env"]`'s family, layered right above the preset itself.
+
+    A key of the block replaces the preset's value (or the agent's default) only where no later
+    layer (agent overrides, env preset, budget, grid, overrides, CLI flags) set it, so those still
+    win; the block's source is recorded for error messages.
+    """
+    family = str(flat.get("env", "")).partition(":")[0]
+    flat, sources = dict(flat), dict(sources)
+    for key, (value, source) in preset.families.get(family, {}).items():
+        if sources.get(key) == preset.sources.get(key):  # still the preset's (or nobody's)
+            flat[key], sources[key] = value, source
+    return flat, sources
+
+
 def load_run_config(path: str | Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Merge a YAML file with overrides (overrides win), then `resolve`."""
-    flat: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    if path is not None:
-        flat = load_yaml(path)
-        sources = {k: f"{path}:{line}" for k, line in key_lines(Path(path)).items()}
-    for key in overrides:
-        sources.pop(key, None)
-    return resolve({**flat, **overrides}, sources)
+    """Merge a YAML file (with its family block) and overrides (overrides win), then `resolve`."""
+    preset = load_preset(path) if path is not None else Preset({}, {}, {})
+    sources = {k: v for k, v in preset.sources.items() if k not in overrides}
+    return resolve(*apply_family({**preset.flat, **overrides}, sources, preset))

@@ -66,7 +66,8 @@ class SACHParams(NamedTuple):
     target_entropy_scale: float = 1.0  # H_bar = -scale * action_size
     init_temperature: float = 1.0  # alpha at step 0
     final_learning_rate: float = 0.0  # linear decay target (SimbaV2 5e-5); unused if no decay
-    lr_decay_updates: float = 0.0  # updates of the linear decay; 0 = constant learning rate
+    # updates of the linear decay; 0 = constant learning rate, -1 = the run's own update count
+    lr_decay_updates: float = 0.0
 
 
 class SACState(NamedTuple):

@@ -72,7 +72,7 @@ class SimbaV2HParams(NamedTuple):
     target_entropy_scale: float = 0.5  # H_bar = -0.5 dim(A)
     init_temperature: float = 0.01
     final_learning_rate: float = 5e-5  # linear decay end
-    lr_decay_updates: float = 1_000_000.0  # set to the run's total updates (official: exactly that)
+    lr_decay_updates: float = -1.0  # the run's total updates (official: exactly that)
 
 
 class SimbaV2Params(NamedTuple):

@@ -13,10 +13,17 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rlscale.agents import registry
-from rlscale.config import LOOP_KEYS, ConfigError, key_lines, load_yaml, resolve
+from rlscale.config import (
+    LOOP_KEYS,
+    ConfigError,
+    Preset,
+    apply_family,
+    load_preset,
+    load_yaml,
+    node_lines,
+    resolve,
+)
 from rlscale.training.group import RunSpec
 
 SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides")
@@ -33,27 +40,12 @@ class Sweep:
     runs: tuple[RunSpec, ...]
 
 
-def _node_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
-    """Dotted path -> 1-based line for every mapping key and sequence item of a YAML tree."""
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            path = f"{prefix}{key.value}"
-            lines[path] = key.start_mark.line + 1
-            lines.update(_node_lines(value, path + "."))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[f"{prefix}{index}"] = item.start_mark.line + 1
-            lines.update(_node_lines(item, f"{prefix}{index}."))
-    return lines
-
-
 class _Where:
     """`file:line (path)` for a dotted spec path, for error messages and `resolve` sources."""
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.lines = _node_lines(yaml.compose(text)) if text.strip() else {}
+        self.lines = node_lines(text)
 
     def __call__(self, dotted: str) -> str:
         line = self.lines.get(dotted) or self.lines.get(dotted.rsplit(".", 1)[0])
@@ -89,8 +81,9 @@ def _check_known(keys: Any, valid: Any, where: _Where, prefix: str) -> None:
             )
 
 
-def _agent_base(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, str]]:
-    """Flat keys (and their sources) from `agent:`: a preset file plus overrides, or a name."""
+def _agent_base(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, str], Preset]:
+    """Flat keys (and their sources) from `agent:`: a preset file plus overrides, or a name; and
+    the preset itself, whose family blocks apply per run once its env is known."""
     agent = spec.get("agent", "sac")
     if isinstance(agent, str):
         agent = {"preset": agent}
@@ -99,19 +92,18 @@ def _agent_base(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, 
     name = str(agent.get("preset", "sac"))
     preset = _preset("agents", name, path)
     if preset is not None:
-        flat = load_yaml(preset)
-        sources = {k: f"{preset}:{line}" for k, line in key_lines(preset).items()}
+        loaded = load_preset(preset)
     elif name in registry.AGENTS:
-        flat, sources = {"agent": name}, {"agent": where("agent")}
+        loaded = Preset({"agent": name}, {"agent": where("agent")}, {})
     else:
         raise ConfigError(
             f"{where('agent')}: unknown agent {name!r}: no preset agents/{name}.yaml "
             f"and not one of {sorted(registry.AGENTS)}"
         )
     overrides = _mapping(agent.get("overrides"), where("agent.overrides"), "agent.overrides")
-    flat.update(overrides)
-    sources.update({k: where(f"agent.overrides.{k}") for k in overrides})
-    return flat, sources
+    flat = {**loaded.flat, **overrides}
+    sources = {**loaded.sources, **{k: where(f"agent.overrides.{k}") for k in overrides}}
+    return flat, sources, loaded
 
 
 def _env_keys(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, str]]:
@@ -124,7 +116,9 @@ def _env_keys(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, st
     preset = None if ":" in env else _preset("envs", env, path)
     if preset is None:
         return {"env": env}, {"env": where("env")}
-    return load_yaml(preset), {k: f"{preset}:{line}" for k, line in key_lines(preset).items()}
+    lines = node_lines(preset.read_text())
+    flat = load_yaml(preset)
+    return flat, {k: f"{preset}:{lines[k]}" for k in flat}
 
 
 def _budget_keys(spec: dict, where: _Where) -> tuple[dict, dict[str, str]]:
@@ -207,7 +201,7 @@ def load_sweep(path: str | Path) -> Sweep:
     text = path.read_text()
     where = _Where(path, text)
     _check_known(data, SPEC_KEYS, where, "")
-    base, sources = _agent_base(data, where, path)
+    base, sources, preset = _agent_base(data, where, path)
     for flat, more in (_env_keys(data, where, path), _budget_keys(data, where)):
         base.update(flat)
         sources.update(more)
@@ -231,7 +225,8 @@ def load_sweep(path: str | Path) -> Sweep:
         **{k: where(f"zip.{k}") for k in zipped},
     }
     sources = {**sources, **axis_sources}
-    runs = _expand(base, sources, _entries(grid, zipped), _overrides(data, valid, where), where)
+    entries, overrides = _entries(grid, zipped), _overrides(data, valid, where)
+    runs = _expand(base, sources, entries, overrides, where, preset)
     runs = [RunSpec({**config, "seed": seed}) for config in runs for seed in _seeds(data, where)]
     name = str(data.get("name", path.stem))
     if not name or "/" in name or name.startswith("."):
@@ -239,15 +234,18 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(name, path, text, data, tuple(runs))
 
 
-def _expand(base: dict, sources: dict, entries: list[dict], overrides: list, where: _Where):
-    """Resolved configs (without seed) of every grid entry, per-entry overrides applied.
+def _expand(
+    base: dict, sources: dict, entries: list[dict], overrides: list, where: _Where, preset: Preset
+):
+    """Resolved configs (without seed) of every grid entry, per-entry overrides applied, and the
+    preset's block for each run's env family layered right above the preset.
 
     `when` matches against the entry's resolved config, so it can name a default as well."""
     used: set[int] = set()
     configs = []
     for entry in entries:
         flat, entry_sources = {**base, **entry}, dict(sources)
-        resolved = resolve(flat, entry_sources)
+        resolved = resolve(*apply_family(flat, entry_sources, preset))
         matched = [
             (i, assign)
             for i, when, assign in overrides
@@ -257,7 +255,7 @@ def _expand(base: dict, sources: dict, entries: list[dict], overrides: list, whe
             used.add(index)
             flat.update(assign)
             entry_sources.update({k: where(f"overrides.{index}.set.{k}") for k in assign})
-        configs.append(resolve(flat, entry_sources) if matched else resolved)
+        configs.append(resolve(*apply_family(flat, entry_sources, preset)) if matched else resolved)
     unused = [index for index, _, _ in overrides if index not in used]
     if unused:
         raise ConfigError(f"{where(f'overrides.{unused[0]}.when')}: this override matches no run")

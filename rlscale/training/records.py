@@ -17,6 +17,7 @@ from rlscale import agents
 from rlscale.results import RUN_COLUMNS, check_metric_names
 from rlscale.training.flops import update_flops
 from rlscale.training.group import Group
+from rlscale.training.loop import updates_after
 
 
 @dataclasses.dataclass
@@ -74,10 +75,25 @@ def result(
     )
 
 
+RUN_LENGTH = -1.0  # lr_decay_updates: decay over the run's own number of updates
+
+
 def initial_inputs(group: Group, agent: agents.Agent):
-    """Stacked per-run PRNG keys and hyperparameters (leading axis = run)."""
+    """Stacked per-run PRNG keys and hyperparameters (leading axis = run).
+
+    A learning-rate decay over `RUN_LENGTH` updates becomes one over the updates this run does
+    (SimbaV2's schedule spans the whole run whatever its budget).
+    """
     keys = jnp.stack([jax.random.key(run.config["seed"]) for run in group.runs])
     hparams = [agent.hparams._replace(**run.hparams) for run in group.runs]
+    if "lr_decay_updates" in agent.hparams._fields:
+        total = float(
+            updates_after(group.loop, group.loop.n_chunks * group.loop.iterations_per_chunk)
+        )
+        hparams = [
+            h._replace(lr_decay_updates=total) if h.lr_decay_updates == RUN_LENGTH else h
+            for h in hparams
+        ]
     stacked = jax.tree.map(lambda *xs: jnp.asarray(xs, jnp.float32), *hparams)
     return keys, stacked
 
