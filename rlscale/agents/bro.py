@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from rlscale.agents.base import Agent, Resets, adam, apply_gradients, count_params
+from rlscale.agents.base import Agent, Resets, adam, adamw, apply_gradients, count_params
 from rlscale.agents.sac import SACConfig, SACHParams, SACState, make_sac_steps
 from rlscale.nets.bronet import BroNet
 from rlscale.nets.orthogonal import orthogonal
@@ -89,6 +89,22 @@ class OptimisticShift(nn.Module):
         return nn.Dense(self.action_size, use_bias=False, kernel_init=init)(x)
 
 
+def optimistic_value(quantiles: jax.Array, beta: jax.Array) -> jax.Array:
+    """BRO's upper bound Q_ub = mean_j [(Z1_j + Z2_j)/2 + beta |Z1_j - Z2_j| / 2].
+
+    The disagreement is taken per quantile, then averaged (`jaxrl/bro/actor.py`): two critics with
+    equal means but different quantiles still disagree.
+
+    Args:
+        quantiles: [n_critics, batch, n_quantiles]; the first and last critic are compared.
+        beta: the optimism coefficient beta_opt.
+    Returns:
+        [batch] upper bounds.
+    """
+    mean = quantiles.mean(axis=(0, -1))
+    return mean + beta * jnp.mean(jnp.abs(quantiles[0] - quantiles[-1]), axis=-1) / 2
+
+
 def _dual_value(raw: jax.Array) -> jax.Array:
     """exp(-10 + 17.5 * 0.5 (1 + tanh(raw))) in [e^-10, e^7.5] (BRO `temperature.py`)."""
     return jnp.exp(-10.0 + 17.5 * 0.5 * (1.0 + jnp.tanh(raw)))
@@ -104,7 +120,9 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
     sac_hparams = SACHParams(*hparams[: len(SACHParams._fields)])
     steps = make_sac_steps(config, sac_hparams)
     shift_net = OptimisticShift(config.actor_width, config.action_size)
-    optimizer, dual_optimizer = adam(config.adam_b1), adam(0.5)
+    # The optimistic actor is trained like the conservative one: optax.adamw defaults.
+    optimizer = adamw(config.adam_b1, config.weight_decay)
+    dual_optimizer = adam(0.5)
 
     def init(key: PRNGKey, hp: BROHParams | None = None) -> BROState:
         hp = jax.tree.map(jnp.asarray, hp if hp is not None else hparams)
@@ -134,16 +152,16 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         return sample_tanh_gaussian(mean, log_std, key)[0]
 
     def optimistic_step(state: BROState, batch: Transition, key: PRNGKey):
-        """-mean(Q_ub) + tau_KL mean(KL), Q_ub = mean_i Q_i + beta_opt |Q_1 - Q_2| / 2; then the
-        duals: L(beta) = beta (KL/|A| - target), L(tau) = -tau (KL/|A| - target)."""
+        """-mean(Q_ub) + tau_KL mean(KL), Q_ub from `optimistic_value`; then the duals:
+        L(beta) = beta (KL/|A| - target), L(tau) = -tau (KL/|A| - target)."""
         beta, kl_weight = _dual_value(state.duals)
 
         def loss_fn(shift_params):
             params = {"actor": state.sac.actor_params, "optimistic": shift_params}
             mean, log_std, shift, log_std_c = optimistic_policy(params, batch.obs)
             action, _ = sample_tanh_gaussian(mean, log_std, key)
-            q = steps.head.value(steps.critic.apply(state.sac.critic_params, batch.obs, action))
-            upper = q.mean(0) + beta * jnp.abs(q[0] - q[-1]) / 2
+            quantiles = steps.critic.apply(state.sac.critic_params, batch.obs, action)
+            upper = optimistic_value(quantiles, beta)
             kl = jnp.sum(shift**2 / (2 * jnp.exp(2 * log_std_c)), axis=-1)
             return -jnp.mean(upper) + kl_weight * jnp.mean(kl), jnp.mean(kl)
 

@@ -17,7 +17,7 @@ from rlscale.agents.base import Agent, adam, adamw, apply_gradients, count_param
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, polyak, td_target
 from rlscale.losses.value import make_value_head, reduce_members
-from rlscale.nets.bodies import make_body
+from rlscale.nets.bodies import LOG_STD_OUTPUTS, make_body
 from rlscale.nets.mlp import Critic, make_ensemble
 from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
 from rlscale.nets.simbav2 import project_hyper_dense
@@ -120,7 +120,10 @@ def make_networks(config: SACConfig) -> tuple[Any, Any, Any]:
         "layer_norm": config.critic_layer_norm,
     }
     actor_torso, actor_out = make_body(config.actor_net, config.actor_width, config.actor_depth)
-    actor = TanhGaussianActor(actor_torso, config.action_size, actor_out, config.actor_log_std)
+    log_std_out = LOG_STD_OUTPUTS.get(config.actor_net)
+    actor = TanhGaussianActor(
+        actor_torso, config.action_size, actor_out, config.actor_log_std, log_std_out
+    )
     critic_torso, critic_out = make_body(
         config.critic_net, config.critic_width, config.critic_depth, **moe
     )

@@ -11,6 +11,8 @@ from rlscale.nets import bronet, simbav2, softmoe
 from rlscale.nets.mlp import MLP
 
 BODIES = ("bronet", "mlp", "simbav2", "softmoe")
+# A torso's actor log sigma head where it differs from its output layer.
+LOG_STD_OUTPUTS: dict[str, Callable[[int], nn.Module]] = {"bronet": bronet.log_std_layer}
 
 
 def make_body(name: str, width: int, depth: int, **options: Any) -> tuple[nn.Module, Callable]:

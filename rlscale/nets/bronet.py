@@ -32,3 +32,8 @@ class BroNet(nn.Module):
 
 def output_layer(n_outputs: int) -> nn.Module:
     return nn.Dense(n_outputs, kernel_init=_INIT)
+
+
+def log_std_layer(n_outputs: int) -> nn.Module:
+    """The actor's log sigma head: orthogonal with gain 1 (`NormalTanhPolicy`), not sqrt(2)."""
+    return nn.Dense(n_outputs, kernel_init=orthogonal(1.0))

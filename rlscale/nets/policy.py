@@ -13,19 +13,21 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
 class TanhGaussianActor(nn.Module):
-    """torso -> (mean, log sigma) heads. `output` builds each head from its width; `log_std` is
-    "clip" (SBX: clip to [-20, 2]) or "tanh" (SimbaV2/BRO: -10 + 12 * 0.5 (1 + tanh(raw)))."""
+    """torso -> (mean, log sigma) heads. `output` builds each head from its width (the log sigma
+    head from `log_std_output` if given); `log_std` is "clip" (SBX: clip to [-20, 2]) or "tanh"
+    (SimbaV2/BRO: -10 + 12 * 0.5 (1 + tanh(raw)))."""
 
     torso: nn.Module
     action_size: int
     output: Callable[[int], nn.Module] = nn.Dense
     log_std: str = "clip"
+    log_std_output: Callable[[int], nn.Module] | None = None  # None: the same as `output`
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = self.torso(obs)
         mean = self.output(self.action_size)(x)
-        raw = self.output(self.action_size)(x)
+        raw = (self.log_std_output or self.output)(self.action_size)(x)
         if self.log_std == "tanh":
             return mean, -10.0 + 12.0 * 0.5 * (1.0 + jnp.tanh(raw))
         return mean, jnp.clip(raw, LOG_STD_MIN, LOG_STD_MAX)
