@@ -79,8 +79,3 @@ def test_make_rejects_unknown_keys_with_choices():
         rlscale.agents.make("sac", obs_size=3, action_size=1, critic_widht=64)
     with pytest.raises(ValueError, match=r"unknown agent 'sacc'; valid: .*'sac'"):
         rlscale.agents.make("sacc", obs_size=3, action_size=1)
-
-
-def test_reward_scaling_is_simbav2_only():
-    with pytest.raises(ValueError, match=r"reward_scaling=True.*simbav2"):
-        rlscale.agents.make("sac", obs_size=3, action_size=1, reward_scaling=True)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from rlscale.agents.base import Agent, adam, adamw, apply_gradients, count_params
+from rlscale.agents.streams import with_stream_statistics
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, polyak, td_target
 from rlscale.losses.value import make_value_head, reduce_members
@@ -47,9 +48,10 @@ class SACConfig:
     moe_tokens: int = 8  # softmoe: tokens per sample (chunk tokenisation: width / tokens each)
     moe_tokenize: str = "chunk"  # softmoe: chunk (hidden-vector chunks) or feature (one per input)
     actor_log_std: str = "clip"  # clip to [-20, 2] (SBX) or tanh into [-10, 2] (SimbaV2, BRO)
-    reward_scaling: bool = False  # SimbaV2's running-return scaling: agent simbav2 only (it keeps
-    #   the statistics of the env stream); make_sac rejects True
-    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return| (simbav2 only)
+    # SimbaV2's stream statistics (rlscale.agents.streams), for any SAC variant:
+    reward_scaling: bool = False  # r / max(std(G), max|G| / g_max), G the running return
+    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
+    obs_norm: bool = False  # RSNorm: (o - mean) / sqrt(var + 1e-8) with running moments
     actor_first: bool = False  # SimbaV2 order actor -> alpha -> critic -> target
     adam_b1: float = 0.9  # actor and critic Adam beta1
     weight_decay: float = 0.0  # > 0: AdamW (BRO) for actor and critic
@@ -138,11 +140,6 @@ def _projector(net: str):
 
 def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
     """SAC's init/act and its update steps, each `(state, batch, key) -> (state, metrics)`."""
-    if config.reward_scaling:
-        raise ValueError(
-            "reward_scaling=True needs running statistics of the env stream, which only agent "
-            "'simbav2' keeps (rlscale.agents.simbav2); use agent simbav2 or reward_scaling=False"
-        )
     head, actor, critic = make_networks(config)
     optimizer = (
         adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(config.adam_b1)
@@ -264,8 +261,15 @@ def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
     )
 
 
-def make_sac(config: SACConfig, hparams: SACHParams = SACHParams()) -> Agent:
-    """Build SAC's pure functions for `config`; `hparams` are the defaults `init` falls back on."""
+def make_sac(config: SACConfig, hparams: NamedTuple = SACHParams()) -> Agent:
+    """Build SAC's pure functions for `config`; `hparams` are the defaults `init` falls back on
+    (SACHParams' fields). With `obs_norm` or `reward_scaling` the agent keeps statistics of the
+    env stream (rlscale.agents.streams)."""
+    if config.obs_norm or config.reward_scaling:
+        core = dataclasses.replace(config, obs_norm=False, reward_scaling=False)
+        return with_stream_statistics(
+            make_sac(core, SACHParams(**hparams._asdict())), config, hparams
+        )
     steps = make_sac_steps(config, hparams)
 
     def update(state: SACState, batch: Transition, key: PRNGKey):
