@@ -51,10 +51,10 @@ METRICS = {
     "optimism/kl": "BRO: KL of the optimistic policy from the conservative one, per state",
     "optimism/beta": "BRO: the dual-learned optimism coefficient of the Q upper bound",
     "optimism/kl_weight": "BRO: the dual-learned weight of the KL penalty",
-    "bro/resets": "BRO: parameter resets due by the run's update count so far",
     "compute/flops_per_update": "XLA-counted FLOPs of one un-scanned gradient update",
     "compute/flops": "cumulative update FLOPs: updates x compute/flops_per_update",
     "model/critic_params": "number of parameters of one critic (N in the scaling laws)",
+    "run/resets": "full agent resets applied so far (BRO; the run's status lists their env steps)",
     "run/diverged": "1.0 once the run's loss or parameters went non-finite (frozen from then on)",
 }
 

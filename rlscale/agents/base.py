@@ -37,19 +37,24 @@ class Observer(NamedTuple):
 
 
 class Resets(NamedTuple):
-    """Full re-initialisations at fixed update counts (BRO). The drivers apply them, not
-    `update`: they know from the unbatched loop counter which iteration's updates reach each count,
+    """Full re-initialisations (BRO), scheduled in the unit their source uses; the drivers convert
+    them for each run's σ, env copies and warm-up (`rlscale.training.loop.agent_reset_iterations`)
+    and apply them, not `update`: they know from the unbatched loop counter which iteration is due,
     so a vmapped group branches to `apply` only then. Deciding inside `update` from each run's own
     counter made the branch a select under vmap, and every update paid for a full init.
 
     at_updates: reset once the update count reaches each of these (at the end of that env step's
-        updates, so up to sigma * n_envs - 1 updates later; BRO's own schedule is in env steps).
+        updates, so up to sigma * n_envs - 1 updates later).
     apply: (state, key) -> state re-initialised, keeping what must survive a reset (update
         counters, hyperparameters, stream statistics).
+    every_updates: also reset after every this many updates (P2's bro_minimal: 2.5M); 0 = never.
+    at_env_steps: σ -> the env steps after which to reset (BRO's own schedule depends on σ).
     """
 
     at_updates: tuple[int, ...]
     apply: Callable[[AgentState, PRNGKey], AgentState]
+    every_updates: int = 0
+    at_env_steps: Callable[[float], tuple[int, ...]] | None = None
 
 
 class Agent(NamedTuple):

@@ -2,6 +2,9 @@
 and critic, a non-pessimistic quantile critic, AdamW, full resets and a dual-tuned optimistic
 exploration actor. Defaults: `naumix/BiggerRegularizedOptimistic` `configs/bro_default.py`,
 `jaxrl/bro/*` (science/agents.md section 7). The SAC steps are reused (`make_sac_steps`).
+
+With `optimistic=False` and resets every 2.5M updates it is P2's learner, `model_scaling`'s
+`jaxrl/agents/bro_minimal` (science/scaling_laws.md section 5), the `bro_minimal` preset.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from rlscale.nets.orthogonal import orthogonal
 from rlscale.nets.policy import sample_tanh_gaussian
 from rlscale.types import Params, PRNGKey, Transition
 
-# BRO resets at env steps 15001, 50001, 250001, ... (UTD 10, random phase 2500): as update counts.
-BRO_RESETS = tuple((s - 2500) * 10 for s in (15001, 50001, 250001, 500001, 750001, 1000001))
+# BRO's full resets, in env steps (`train_parallel.py`): at every σ but 2, where only the first.
+BRO_RESET_STEPS = (15001, 50001, 250001, 500001, 750001, 1000001, 1500001, 2000001)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +44,10 @@ class BROConfig(SACConfig):
     weight_decay: float = 1e-4  # optax.adamw default
     temperature_b1: float = 0.5
     temperature_on_log_alpha: bool = False  # alpha * (H - H_bar)
-    reset_updates: tuple[int, ...] = BRO_RESETS  # full resets after these update counts
+    optimistic: bool = True  # the dual-tuned optimistic exploration actor (False: bro_minimal)
+    reset_env_steps: tuple[int, ...] = BRO_RESET_STEPS  # full resets after these env steps
+    reset_env_steps_at_utd_2: tuple[int, ...] = BRO_RESET_STEPS[:1]  # ... at σ = 2 instead
+    reset_every_updates: int = 0  # also after every this many updates (P2's bro_minimal: 2.5M)
     kl_target: float = 0.05  # per action dim KL(optimistic || conservative) target
     std_multiplier: float = 0.75  # optimistic sigma = 0.75 conservative sigma
 
@@ -146,8 +152,8 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         return mean_c + shift, log_std_c + jnp.log(config.std_multiplier), shift, log_std_c
 
     def act(params: Params, obs: jax.Array, key: PRNGKey, deterministic: bool) -> jax.Array:
-        if deterministic:  # evaluation: the conservative actor at temperature 0
-            return steps.act(params["actor"], obs, key, True)
+        if deterministic or not config.optimistic:  # the conservative actor
+            return steps.act(params["actor"], obs, key, deterministic)
         mean, log_std, _, _ = optimistic_policy(params, obs)  # data collection: optimistic
         return sample_tanh_gaussian(mean, log_std, key)[0]
 
@@ -199,20 +205,21 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         key_critic, key_actor, key_optimism = jax.random.split(key, 3)
         sac, critic_metrics = steps.critic_step(state.sac, batch, key_critic)
         sac, actor_metrics = steps.actor_step(sac, batch, key_actor)
-        state, optimism_metrics = optimistic_step(state._replace(sac=sac), batch, key_optimism)
+        state, optimism_metrics = state._replace(sac=sac), {}
+        if config.optimistic:
+            state, optimism_metrics = optimistic_step(state, batch, key_optimism)
         sac = steps.temperature_step(state.sac, actor_metrics["actor/entropy"])
         sac, metrics = steps.finish(sac, {**critic_metrics, **actor_metrics, **optimism_metrics})
-        state = state._replace(sac=sac, step=sac.step)
-        return state, {
-            **metrics,
-            "bro/resets": jnp.sum(state.step >= jnp.asarray(config.reset_updates)),
-        }
+        return state._replace(sac=sac, step=sac.step), metrics
 
     def reset(state: BROState, key: PRNGKey) -> BROState:
         """Every network, optimiser and dual afresh, buffer kept (BRO `bro_learner.py`). Both update
         counters survive: the schedule reads them, and zeroing would re-arm the same reset."""
         new = init(key, state.sac.hparams)
         return new._replace(sac=new.sac._replace(step=state.sac.step), step=state.step)
+
+    def reset_steps(utd: float) -> tuple[int, ...]:
+        return config.reset_env_steps_at_utd_2 if utd == 2 else config.reset_env_steps
 
     def critic_param_count(state: BROState) -> int:
         return count_params(state.sac.critic_params) // config.n_critics
@@ -224,5 +231,5 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         hparams,
         config,
         critic_param_count,
-        resets=Resets(config.reset_updates, reset),
+        resets=Resets((), reset, config.reset_every_updates, reset_steps),
     )

@@ -130,8 +130,26 @@ def throughput(value: str) -> tuple[float, str]:
         raise ConfigError(f"--throughput {value}: {error}") from None
 
 
+def _reset_lines(groups: list[Group]) -> dict[int, str]:
+    """Group index -> "resets after env steps [...]" for the groups whose agent resets."""
+    from rlscale.training.loop import reset_env_steps
+
+    agents, lines = {}, {}
+    loop_keys = {"utd", "steps", "warmup_steps", "n_envs", "eval_every", "batch_size"}
+    for index, group in enumerate(groups):
+        key = tuple((k, v) for k, v in group.static.items() if k not in loop_keys)
+        if key not in agents:
+            agents[key] = group.env_and_agent()[1]
+        if agents[key].resets is not None:
+            steps = reset_env_steps(group.loop, agents[key])
+            lines[index] = f"  resets after env steps {list(steps)}" if steps else "  no reset due"
+    return lines
+
+
 def plan_lines(sweep: Sweep, groups: list[Group], root: Path) -> list[str]:
-    """The dry run's listing: each group with the keys that vary, each run with its state."""
+    """The dry run's listing: each group with the keys that vary (and the env steps after which
+    its agent resets, if it does), each run with its state."""
+    resets = _reset_lines(groups)
     configs = [run.config for run in sweep.runs]
     varying = [k for k in configs[0] if len({str(c[k]) for c in configs}) > 1]
     lines = [
@@ -144,6 +162,8 @@ def plan_lines(sweep: Sweep, groups: list[Group], root: Path) -> list[str]:
             f"group {index}: {len(group.runs)} runs, {static['agent']} on "
             f"{static['env']}, {static['steps']} steps  {shown}"
         )
+        if index in resets:
+            lines.append(resets[index])
         for run in group.runs:
             dynamic = " ".join(f"{k}={run.config[k]}" for k in varying if k not in static)
             state = store.state(root, run.run_id) or "pending"

@@ -104,7 +104,10 @@ def run_job(
         for run in todo:
             store.mark_failed(root, run, error)
         raise
-    return {run.run_id: store.finish(root, run, result.frames[run.run_id]) for run in todo}
+    return {
+        run.run_id: store.finish(root, run, result.frames[run.run_id], result.reset_env_steps)
+        for run in todo
+    }
 
 
 def _accelerators() -> list:

@@ -111,12 +111,17 @@ def mark_failed(root: Path, run: RunSpec, error: str) -> None:
     )
 
 
-def finish(root: Path, run: RunSpec, frame: pd.DataFrame) -> str:
-    """Write a run's metrics, then its final status; returns "done" or "diverged"."""
+def finish(
+    root: Path, run: RunSpec, frame: pd.DataFrame, reset_env_steps: tuple[int, ...] = ()
+) -> str:
+    """Write a run's metrics, then its final status (with the env steps after which its agent
+    was reset, if it was); returns "done" or "diverged"."""
     path = run_dir(root, run.run_id)
     write_metrics(frame, path / METRICS_FILE)
     diverged = frame[(frame.metric == "run/diverged") & (frame.value > 0)]
     status: dict[str, Any] = {"state": "done", **_stamp()}
+    if reset_env_steps:
+        status["reset_env_steps"] = list(reset_env_steps)
     if len(diverged):
         # Chunk resolution: the first eval point after the non-finite update.
         status.update(state="diverged", diverged_at_env_steps=int(diverged.env_steps.min()))

@@ -29,6 +29,7 @@ from rlscale.training.loop import (
     LoopConfig,
     agent_reset_iterations,
     guarded_update,
+    reset_env_steps,
     reset_when,
     updates_after,
 )
@@ -330,6 +331,7 @@ def run_host_group(
     bar = records.progress_bar(group, progress)
     clock, obs = Clock(), train_env.observe()
     resets = agent_reset_iterations(config, agent)
+    reset_steps = reset_env_steps(config, agent) if agent.resets else None
     start = time.perf_counter()
     try:
         for index in range(config.n_chunks):
@@ -347,14 +349,9 @@ def run_host_group(
                 "run/diverged": np.asarray(state.diverged, np.float32),
             }
             iterations = (index + 1) * config.iterations_per_chunk
-            rows += records.rows(
-                group,
-                metrics,
-                iterations * config.n_envs,
-                updates_after(config, iterations),
-                time.perf_counter() - start,
-                extra,
-            )
+            env_steps, updates = iterations * config.n_envs, updates_after(config, iterations)
+            seconds = time.perf_counter() - start
+            rows += records.rows(group, metrics, env_steps, updates, seconds, extra, reset_steps)
             bar.update(config.eval_every * runs)
             bar.set_postfix(eval_return=f"{np.nanmean(eval_return):.1f}")
             if on_chunk is not None:
@@ -363,6 +360,7 @@ def run_host_group(
         bar.close()
         train_env.close()
         eval_env.close()
+    seconds = time.perf_counter() - start
     return records.result(
-        group, rows, compile_seconds, time.perf_counter() - start, extra, clock.seconds
+        group, rows, compile_seconds, seconds, extra, clock.seconds, reset_steps or ()
     )

@@ -78,7 +78,26 @@ def reset_iterations(config: LoopConfig, at_updates: tuple[int, ...]) -> tuple[i
 
 
 def agent_reset_iterations(config: LoopConfig, agent: Agent) -> tuple[int, ...]:
-    return reset_iterations(config, agent.resets.at_updates) if agent.resets else ()
+    """The iterations of this run's loop after which `agent.resets` are applied, from every unit
+    the agent schedules them in: update counts, a period in updates, env steps (a function of σ).
+    An env step s is reached by the iteration that collects it: ceil(s / n_envs) - 1."""
+    if agent.resets is None:
+        return ()
+    resets, horizon = agent.resets, config.n_chunks * config.iterations_per_chunk
+    counts = list(resets.at_updates)
+    if resets.every_updates:
+        total = updates_after(config, horizon)
+        counts += range(resets.every_updates, total + 1, resets.every_updates)
+    iterations = set(reset_iterations(config, tuple(counts)))
+    if resets.at_env_steps is not None:
+        steps = resets.at_env_steps(config.utd)
+        iterations |= {math.ceil(s / config.n_envs) - 1 for s in steps if s > 0}
+    return tuple(sorted(t for t in iterations if t < horizon))
+
+
+def reset_env_steps(config: LoopConfig, agent: Agent) -> tuple[int, ...]:
+    """The env steps collected when each of the run's resets is applied (what a run records)."""
+    return tuple((t + 1) * config.n_envs for t in agent_reset_iterations(config, agent))
 
 
 def reset_when(agent: Agent, due: jax.Array, state: Any, key: jax.Array) -> Any:

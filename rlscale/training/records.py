@@ -28,6 +28,7 @@ class GroupResult:
     flops_per_update: float
     critic_params: int
     timings: dict[str, float] | None = None  # host envs: wall seconds in env/act/update/eval
+    reset_env_steps: tuple[int, ...] = ()  # env steps after which every run's agent was reset
 
 
 def static_metrics(agent: agents.Agent, agent_state, env, batch_size: int) -> dict[str, float]:
@@ -59,6 +60,7 @@ def result(
     train_seconds: float,
     extra: dict[str, float],
     timings: dict[str, float] | None = None,
+    reset_steps: tuple[int, ...] = (),
 ) -> GroupResult:
     """The rows split per run, with the group's timings and constants."""
     frame = pd.DataFrame(rows)
@@ -72,6 +74,7 @@ def result(
         extra["compute/flops_per_update"],
         int(extra["model/critic_params"]),
         timings,
+        reset_steps,
     )
 
 
@@ -98,8 +101,22 @@ def initial_inputs(group: Group, agent: agents.Agent):
     return keys, stacked
 
 
-def rows(group: Group, metrics: dict, env_steps: int, updates: int, wall: float, extra: dict):
-    """Long-format rows of one eval point of every run: RUN_COLUMNS, the point, metric, value."""
+def rows(
+    group: Group,
+    metrics: dict,
+    env_steps: int,
+    updates: int,
+    wall: float,
+    extra: dict,
+    reset_steps: tuple[int, ...] | None = None,
+):
+    """Long-format rows of one eval point of every run: RUN_COLUMNS, the point, metric, value.
+
+    `reset_steps` (the agent's reset env steps, if it resets) adds `run/resets`, the resets
+    applied so far."""
+    if reset_steps is not None:
+        done = sum(step <= env_steps for step in reset_steps)
+        metrics = {**metrics, "run/resets": np.full(len(group.runs), float(done))}
     check_metric_names([*metrics, *extra, "compute/flops"])
     rows = []
     for i, run in enumerate(group.runs):

@@ -16,7 +16,7 @@ from rlscale import envs
 from rlscale.training import records
 from rlscale.training.group import Group
 from rlscale.training.host_loop import run_host_group
-from rlscale.training.loop import make_chunk, make_init, updates_after
+from rlscale.training.loop import make_chunk, make_init, reset_env_steps, updates_after
 from rlscale.training.records import GroupResult
 
 
@@ -49,6 +49,7 @@ def run_group(
     compiled = chunk.lower(state, jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - start
     extra = records.static_metrics(agent, state.agent_state, env, loop.batch_size)
+    resets = reset_env_steps(loop, agent) if agent.resets else None
     rows: list[dict] = []
     bar = records.progress_bar(group, progress)
     start = time.perf_counter()
@@ -57,12 +58,12 @@ def run_group(
         metrics = jax.device_get(metrics)
         iterations = (index + 1) * loop.iterations_per_chunk
         wall = time.perf_counter() - start
-        rows += records.rows(
-            group, metrics, iterations * loop.n_envs, updates_after(loop, iterations), wall, extra
-        )
+        env_steps, updates = iterations * loop.n_envs, updates_after(loop, iterations)
+        rows += records.rows(group, metrics, env_steps, updates, wall, extra, resets)
         bar.update(loop.eval_every * len(group.runs))
         bar.set_postfix(eval_return=f"{np.nanmean(metrics['eval/return']):.1f}")
         if on_chunk is not None:
             on_chunk(index)
     bar.close()
-    return records.result(group, rows, compile_seconds, time.perf_counter() - start, extra)
+    seconds = time.perf_counter() - start
+    return records.result(group, rows, compile_seconds, seconds, extra, None, resets or ())

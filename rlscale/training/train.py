@@ -33,6 +33,8 @@ def train(
     if out is not None:
         out = Path(out)
         resolved = {**config, "seeds": seeds, "run_ids": [run.run_id for run in group.runs]}
+        if result.reset_env_steps:
+            resolved["reset_env_steps"] = list(result.reset_env_steps)
         atomic_write_bytes(out / CONFIG_FILE, yaml.safe_dump(resolved, sort_keys=False).encode())
         write_metrics(frame, out / METRICS_FILE)
     return frame, result
