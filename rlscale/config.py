@@ -149,8 +149,35 @@ def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict
             resolved_agent[key] = _check_value(key, kind, flat[key], _where(key, sources))
         else:
             resolved_agent[key] = defaults.get(key, config_defaults[key])
+    if "eval_every" not in flat:
+        loop["eval_every"] = default_eval_every(loop["steps"], loop["n_envs"])
     _check_loop(loop, sources)
     return {**loop, **resolved_agent}
+
+
+def _eval_every_choices(steps: int, n_envs: int) -> list[int]:
+    """Eval intervals that divide `steps`, are multiples of `n_envs` and give 10-40 eval points."""
+    return [
+        d for d in range(n_envs, steps // 10 + 1, n_envs) if steps % d == 0 and steps // d <= 40
+    ]
+
+
+def default_eval_every(steps: int, n_envs: int = 1) -> int:
+    """eval_every when none is given: the largest interval giving at least 10 eval points (at
+    most 40), dividing `steps` and a multiple of `n_envs`; 2000 for the default 20k steps.
+
+    Raises:
+        ConfigError: when no interval fits, suggesting the nearest step counts that have one.
+    """
+    choices = _eval_every_choices(steps, n_envs)
+    if choices:
+        return choices[-1]
+    nearby = sorted(range(max(10, steps - 1000), steps + 1000), key=lambda s: abs(s - steps))
+    fits = [s for s in nearby if _eval_every_choices(s, n_envs)][:2]
+    raise ConfigError(
+        f"steps={steps}: no eval_every divides it into 10-40 eval points (a multiple of "
+        f"n_envs={n_envs}); use steps {' or '.join(map(str, sorted(fits)))}, or set eval_every"
+    )
 
 
 def _check_loop(loop: dict[str, Any], sources: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from rlscale.types import Metrics, Params, PRNGKey, Transition
@@ -76,6 +77,31 @@ class Agent(NamedTuple):
     critic_param_count: Callable[[AgentState], int]
     observer: Observer | None = None
     resets: Resets | None = None
+
+    def hparams_batch(self, n: int, **values: Any) -> HParams:
+        """`n` runs' hyperparameters for `jax.vmap(init)`: the defaults, with the fields named in
+        `values` set per run (`agent.hparams_batch(4, learning_rate=[1e-4, 3e-4, 1e-3, 3e-3])`).
+
+        Returns:
+            The hparams NamedTuple with every leaf a float32 array of shape [n].
+        """
+        return stack_hparams(self.hparams, n, **values)
+
+
+def stack_hparams(hparams: HParams, n: int, **values: Any) -> HParams:
+    """`hparams` broadcast to `n` runs, with the named fields given one value per run."""
+    unknown = sorted(set(values) - set(hparams._fields))
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {unknown}; valid: {list(hparams._fields)}")
+    columns = {}
+    for name, default in hparams._asdict().items():
+        column = jnp.asarray(values.get(name, default), jnp.float32)
+        if column.ndim == 0:
+            column = jnp.full((n,), column)
+        if column.shape != (n,):
+            raise ValueError(f"{name}: expected {n} values (one per run), got shape {column.shape}")
+        columns[name] = column
+    return type(hparams)(**columns)
 
 
 def adam(b1: float = 0.9) -> optax.GradientTransformation:

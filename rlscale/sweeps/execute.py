@@ -7,16 +7,16 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from rlscale.sweeps import store
 from rlscale.sweeps.plan import split_groups
 from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import Group, group_runs
+from rlscale.training.progress import progress as progress_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,16 +124,16 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
 
     root = Path(root)
     total = sum(g.loop.total_steps * len(g.runs) for g in groups)
-    overall = tqdm(
-        total=total, unit="step", unit_scale=True, desc="sweep", disable=not progress, position=0
-    )
+    overall = progress_for(total, "sweep", progress, position=0)
     states: dict[str, str] = {}
     devices = _accelerators()
+    # On a terminal each job has its own bar; in a log file only the sweep's lines are written.
+    job_bars = progress and len(devices) < 2 and sys.stderr.isatty()
 
     def job(group: Group, device=None) -> dict[str, str]:
         advance = lambda _: overall.update(group.loop.eval_every * len(group.runs))  # noqa: E731
         if device is None:
-            return run_job(group, root, progress and len(devices) < 2, advance)
+            return run_job(group, root, job_bars, advance)
         with jax.default_device(device):
             return run_job(group, root, False, advance)
 

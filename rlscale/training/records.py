@@ -18,6 +18,7 @@ from rlscale.results import RUN_COLUMNS, check_metric_names
 from rlscale.training.flops import update_flops
 from rlscale.training.group import Group
 from rlscale.training.loop import updates_after
+from rlscale.training.progress import LineProgress, progress
 
 
 @dataclasses.dataclass
@@ -43,14 +44,9 @@ def static_metrics(agent: agents.Agent, agent_state, env, batch_size: int) -> di
     }
 
 
-def progress_bar(group: Group, progress: bool) -> tqdm:
-    return tqdm(
-        total=group.loop.total_steps * len(group.runs),
-        unit="step",
-        unit_scale=True,
-        disable=not progress,
-        desc=f"{group.static['env']} utd={group.loop.utd} x{len(group.runs)}",
-    )
+def progress_bar(group: Group, enabled: bool) -> tqdm | LineProgress:
+    desc = f"{group.static['env']} utd={group.loop.utd} x{len(group.runs)}"
+    return progress(group.loop.total_steps * len(group.runs), desc, enabled)
 
 
 def result(
