@@ -83,3 +83,19 @@ def test_p2_proposal_picks_a_width(analysis, tmp_path):
     assert spec["budget"]["env_steps"] > 0
     assert report.write_report(analysis, tmp_path).exists()
     assert (tmp_path / "plots" / "p2_data_efficiency_h1-x.png").exists()
+
+
+def test_p2_fits_carry_a_status_and_the_degenerate_batch_law_is_named(analysis):
+    """B* is 256 at every (σ, N), so B*(σ, N)'s exponents and N scale collapse to their edges.
+    Catches: the P2 B*(σ, N) fit left without a status (`p2.fit_p2`, not `p2.fit_law`), or the
+    summary leaving a non-ok P2 fit out."""
+    result = report.fits_json(analysis)["p2"]["envs"]["h1-x"]
+    for entry in result["data_efficiency"].values():
+        assert entry["status"] == "ok", entry["status_reason"]
+        assert entry["info"]["bootstrap"]["failed_share"] == 0.0
+    assert result["batch_size"]["status"] == "at_bound"
+    assert "alpha = " in result["batch_size"]["status_reason"]
+    assert any(
+        line.startswith("  not ok: P2 B*(σ,N) h1-x: at_bound")
+        for line in report.summary_lines(analysis)
+    )

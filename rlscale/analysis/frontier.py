@@ -104,6 +104,14 @@ def data_curve(fit: FitResult, utd: np.ndarray) -> np.ndarray:
         return p["m"] * (p["c"] + (np.asarray(utd, float) / (p["b"] + 1e-12)) ** (-p["a"]))
 
 
+def fitted_range(fit: FitResult, utd_range: tuple[float, float]) -> tuple[float, float]:
+    """The σ range a D_J(σ) fit was made on, inside `utd_range` (all of it if not recorded)."""
+    used = fit.info.get("utd")
+    if not used:
+        return float(utd_range[0]), float(utd_range[1])
+    return max(float(min(used)), float(utd_range[0])), min(float(max(used)), float(utd_range[1]))
+
+
 def frontier(
     fits: dict[int, FitResult],
     compute: ComputeModel,
@@ -111,14 +119,19 @@ def frontier(
     delta: float,
     points: int = 100,
 ) -> pd.DataFrame:
-    """The fitted (D, C, F) curve of every threshold on a log-spaced σ grid inside `utd_range`.
+    """The fitted (D, C, F) curve of every threshold on a log-spaced σ grid inside the tested range.
+
+    The grid spans `utd_range`, narrowed per threshold to the σ values its fit used (info["utd"],
+    when recorded): a threshold never reached at some tested σ has no data there, so its curve,
+    and its budget optimum, stay where it was measured.
 
     Returns:
         Columns threshold_index, threshold, utd, data, compute, budget.
     """
-    grid = np.logspace(np.log10(utd_range[0]), np.log10(utd_range[1]), points)
     frames = []
     for index, fit in fits.items():
+        low, high = fitted_range(fit, utd_range)
+        grid = np.logspace(np.log10(low), np.log10(high), points)
         data = data_curve(fit, grid)
         compute_ = compute.per_env_step(grid) * data
         frames.append(

@@ -5,16 +5,21 @@ Per (env, σ) and per value of the *other* hyperparameter, each bootstrap sample
 the smallest data to threshold; the target is the arithmetic mean of those argmins (qscaled
 `best_bs_bootstrap_lrmean` / `best_lr_bootstrap_bsmean`). B*(σ) and η*(σ) are then OLS lines in
 log10–log10 space: log10 y = slope·log10 σ + intercept_env, with one slope shared by all envs.
+
+Each line gets a `status` (`status.assess`): slope and intercepts may take any sign, so what
+decides it is the number of distinct (env, σ) points against the parameters, and whether the
+bootstrap refits gave an interval at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 
+from rlscale.analysis import status
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.threshold import POINT_ESTIMATE
 
@@ -42,6 +47,9 @@ class HparamFit:
     name: str
     slope: dict[str, float]
     intercept: dict[str, float]
+    info: dict = field(default_factory=dict)  # points, shared, bootstrap (failed share)
+    status: str = "unassessed"  # status.OK, AT_BOUND or UNIDENTIFIED once `assess`ed
+    status_reason: str = ""
 
     def predict(self, env: str, utd: np.ndarray | float) -> np.ndarray:
         """y*(σ) for one env."""
@@ -62,6 +70,9 @@ class HparamFit:
         return {
             "name": self.name,
             "form": "log10 y = slope*log10(utd) + intercept",
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "info": self.info,
             "slope": {e: entry("slope", e, v) for e, v in self.slope.items()},
             "intercept": {e: entry("intercept", e, v) for e, v in self.intercept.items()},
         }
@@ -159,13 +170,19 @@ def fit_loglog(table: pd.DataFrame, column: str, shared: bool = True) -> HparamF
         column,
         {e: float(model.coef_[0]) for e in envs},
         {e: float(model.intercept_ + offsets[e]) for e in envs},
+        {"points": _points(data), "shared": True},
     )
 
 
+def _points(data: pd.DataFrame) -> int:
+    return len(data[["env", "utd"]].drop_duplicates())
+
+
 def _fit_separate(data: pd.DataFrame, column: str) -> HparamFit:
-    slope, intercept = {}, {}
+    slope, intercept, points = {}, {}, 0
     for env, rows in data.groupby("env"):
         rows = rows.iloc[:-1]  # qscaled: `values[:-1]`, the largest σ is held out
+        points += _points(rows)
         if rows["utd"].nunique() < 2:
             raise AnalysisError(
                 f"{column} ({env}): separate slopes need 3+ σ values (the largest "
@@ -173,30 +190,49 @@ def _fit_separate(data: pd.DataFrame, column: str) -> HparamFit:
             )
         fit = np.polyfit(np.log10(rows["utd"]), np.log10(rows[column]), 1)
         slope[env], intercept[env] = float(fit[0]), float(fit[1])
-    return HparamFit(column, slope, intercept)
+    return HparamFit(column, slope, intercept, {"points": points, "shared": False})
 
 
-def bootstrap_draws(best: pd.DataFrame, param: str, shared: bool) -> pd.DataFrame:
+def bootstrap_draws(best: pd.DataFrame, param: str, shared: bool) -> status.Bootstrap:
     """Slopes and intercepts refitted on each bootstrap sample's argmins ("slope/env" columns).
 
     Each sample's argmin is a grid value rather than a mean, so these intervals are somewhat wider
     than the sampling spread of the bootstrap-mean target; they are meant as an honest upper bound.
+    OLS has no start, so nothing of the point fit is reused; a sample with too few σ values fails.
     """
-    rows = []
+
+    def refit(table: pd.DataFrame) -> dict:
+        fit = fit_loglog(table, param, shared)
+        return {
+            **{f"slope/{e}": v for e, v in fit.slope.items()},
+            **{f"intercept/{e}": v for e, v in fit.intercept.items()},
+        }
+
     samples = per_sample_best(best[best["sample"] != POINT_ESTIMATE], param)
-    for sample_id, table in samples.groupby("sample"):
-        try:
-            fit = fit_loglog(table, param, shared)
-        except AnalysisError:
-            continue
-        rows.append(
-            {
-                "sample": sample_id,
-                **{f"slope/{e}": v for e, v in fit.slope.items()},
-                **{f"intercept/{e}": v for e, v in fit.intercept.items()},
-            }
-        )
-    return pd.DataFrame(rows)
+    return status.bootstrap(samples.groupby("sample"), refit)
+
+
+def assess(
+    fit: HparamFit, boot: status.Bootstrap | None, ci: float
+) -> tuple[HparamFit, dict[str, tuple[float, float]]]:
+    """The fit with its status, and its bootstrap intervals ("slope/env", "intercept/env").
+
+    The parameters are one slope (or one per env when not shared) and one intercept per env,
+    all free in sign: the status comes from the distinct (env, σ) points against them and from
+    whether each has a bootstrap interval.
+    """
+    envs = list(fit.slope)
+    slopes = envs[:1] if fit.info.get("shared", True) else envs
+    domains = {f"slope/{e}": status.free() for e in slopes}
+    domains |= {f"intercept/{e}": status.free() for e in envs}
+    params = {f"slope/{e}": fit.slope[e] for e in envs} | {
+        f"intercept/{e}": fit.intercept[e] for e in envs
+    }
+    intervals = status.percentile_ci(boot.draws, ci) if boot is not None else None
+    verdict = status.assess(params, domains, fit.info["points"], ci=intervals, level=ci)
+    info = dict(fit.info) | ({"bootstrap": boot.info()} if boot is not None else {})
+    assessed = replace(fit, info=info, status=verdict[0], status_reason=verdict[1])
+    return assessed, intervals or {}
 
 
 def round_batch(batch: np.ndarray | float, multiple: int = 16) -> np.ndarray:

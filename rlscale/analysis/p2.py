@@ -7,13 +7,22 @@ Both are fitted as the authors do: every parameter through a softplus, σ and N 
 [0.5, 2], y divided by its mean, L-BFGS-B from all-zero raw parameters, loss mean(|log f - log y|²)
 (or linear MSE). The fitted parameters are mapped back to physical units: these forms are closed
 under the rescaling, so the physical-unit curve is the fitted curve.
+
+The softplus keeps every parameter > 0 (D_min ≥ 0 included). `fit_law` adds the status of
+`status.assess` and bootstrap intervals whose refits start from zeros, as the point fit does: a
+warm start at the point estimate would keep a degenerate optimum in every refit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from scipy import optimize
 
+from rlscale.analysis import status
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.fits import FitResult
 from rlscale.analysis.threads import one_blas_thread
@@ -78,13 +87,99 @@ def _jacobian(
     return value, np.stack(columns, axis=1)
 
 
+def _softplus_inverse(value: float) -> float:
+    return float(value if value > 30.0 else np.log(np.expm1(value)))
+
+
 def _log_rescale(x: np.ndarray, name: str) -> tuple[np.ndarray, float, float]:
     """Geometric map of [min x, max x] onto [0.5, 2]; returns (rescaled, min x, exponent p)."""
+    if len(x) == 0:
+        raise AnalysisError(f"P2 fit has no points (no {name} value reached the threshold)")
     low, high = float(np.min(x)), float(np.max(x))
     if not high > low:
         raise AnalysisError(f"P2 fit needs at least 2 distinct {name} values, got {low:g} only")
     power = np.log(4.0) / np.log(high / low)
     return 0.5 * (x / low) ** power, low, power
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One form's rescaled data and loss; `solve` runs L-BFGS-B, optionally with one raw fixed."""
+
+    form: str
+    utd: np.ndarray  # rescaled σ
+    params: np.ndarray  # rescaled N
+    y: np.ndarray  # y / scale
+    log_loss: bool
+    scale: float
+    utd_map: tuple[float, float]
+    params_map: tuple[float, float]
+
+    def loss(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            fitted, jacobian = _jacobian(self.form, self.utd, self.params, _softplus(raw))
+            if self.log_loss:
+                error = np.log(fitted) - np.log(self.y)
+                jacobian = jacobian / fitted[:, None]
+            else:
+                error = fitted - self.y
+            value = np.mean(error**2)
+            # chain rule through the softplus: d softplus(r)/dr = sigmoid(r)
+            grad = 2.0 * (error @ jacobian) / len(self.y) / (1.0 + np.exp(-raw))
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            return 1e30, np.zeros_like(raw)
+        return float(value), grad
+
+    def solve(self, x0: np.ndarray, fixed: tuple[int, float] | None = None):
+        bounds = None
+        if fixed is not None:
+            bounds = [(None, None)] * len(x0)
+            bounds[fixed[0]] = (fixed[1], fixed[1])
+            x0 = np.array(x0, float)
+            x0[fixed[0]] = fixed[1]
+        with one_blas_thread():
+            return optimize.minimize(
+                self.loss, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TOLERANCE
+            )
+
+    def physical(self, raw: np.ndarray) -> dict[str, float]:
+        """Physical-unit parameters of raw (pre-softplus) fitted ones."""
+        fitted = dict(zip(FORMS[self.form][1], _softplus(np.asarray(raw, float)), strict=True))
+        return _to_physical(self.form, fitted, self.scale, self.utd_map, self.params_map)
+
+    def refit_fixed(self, raw: np.ndarray, name: str, factor: float):
+        """L-BFGS-B from `raw` with parameter `name` multiplied by `factor` and held there.
+
+        a and b of D(σ, N) and b of B*(σ, N) are scales of the rescaled σ or N, so the physical
+        factor f is f^p on the fitted value; the others are proportional to theirs (B*'s
+        amplitude a only at fixed α: there the profile moves the rescaled amplitude).
+        """
+        index = FORMS[self.form][1].index(name)
+        if name == "a" and self.form == "sum_of_powerlaw":
+            factor = factor ** self.utd_map[1]
+        elif name == "b":
+            factor = factor ** self.params_map[1]
+        fixed = float(_softplus(raw[index])) * factor
+        return self.solve(raw, (index, _softplus_inverse(fixed)))
+
+
+def _problem(form: str, utd, params, y, log_loss: bool) -> _Problem:
+    utd, params, y = (np.asarray(v, float) for v in (utd, params, y))
+    if np.any(~np.isfinite(y)) or np.any(y <= 0):
+        raise AnalysisError(f"{form}: targets must be finite and positive")
+    utd_r, utd_low, utd_power = _log_rescale(utd, "σ")
+    params_r, params_low, params_power = _log_rescale(params, "N")
+    scale = float(np.mean(y))
+    return _Problem(
+        form,
+        utd_r,
+        params_r,
+        y / scale,
+        log_loss,
+        scale,
+        (utd_low, utd_power),
+        (params_low, params_power),
+    )
 
 
 def fit_p2(
@@ -95,7 +190,7 @@ def fit_p2(
     log_loss: bool = True,
     start: np.ndarray | None = None,
 ) -> FitResult:
-    """Fit one P2 form the authors' way and return physical-unit parameters.
+    """Fit one P2 form the authors' way and return physical-unit parameters (no status).
 
     Args:
         form: "sum_of_powerlaw" (D_J) or "inverse_power_product" (B*).
@@ -104,37 +199,78 @@ def fit_p2(
         start: raw (pre-softplus) parameters to start from; None = zeros, as the authors do.
 
     Returns:
-        FitResult with the form's parameters; info["raw"] holds the raw optimum for warm starts.
+        FitResult with the form's parameters; info["raw"] holds the raw optimum.
     """
     _, names, text = FORMS[form]
-    utd, params, y = (np.asarray(v, float) for v in (utd, params, y))
-    if np.any(~np.isfinite(y)) or np.any(y <= 0):
-        raise AnalysisError(f"{form}: targets must be finite and positive")
-    utd_r, utd_low, utd_power = _log_rescale(utd, "σ")
-    params_r, params_low, params_power = _log_rescale(params, "N")
-    scale = float(np.mean(y))
-
-    def loss(raw: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(all="ignore"):
-            fitted, jacobian = _jacobian(form, utd_r, params_r, _softplus(raw))
-            if log_loss:
-                error = np.log(fitted) - np.log(y / scale)
-                jacobian = jacobian / fitted[:, None]
-            else:
-                error = fitted - y / scale
-            value = np.mean(error**2)
-            # chain rule through the softplus: d softplus(r)/dr = sigmoid(r)
-            grad = 2.0 * (error @ jacobian) / len(y) / (1.0 + np.exp(-raw))
-        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-            return 1e30, np.zeros_like(raw)
-        return float(value), grad
-
+    problem = _problem(form, utd, params, y, log_loss)
     x0 = np.zeros(len(names)) if start is None else np.asarray(start, float)
-    with one_blas_thread():
-        result = optimize.minimize(loss, x0, jac=True, method="L-BFGS-B", options=_TOLERANCE)
-    fitted = dict(zip(names, _softplus(result.x), strict=True))
-    physical = _to_physical(form, fitted, scale, (utd_low, utd_power), (params_low, params_power))
+    result = problem.solve(x0)
+    physical = problem.physical(result.x)
     return FitResult(text, physical, loss=float(result.fun), info={"raw": result.x.tolist()})
+
+
+def domains(form: str, utd, params, y) -> dict[str, status.Domain]:
+    """The physical domain of each parameter of a form, against the tested σ, N and observed y."""
+    utd_range = (float(np.min(utd)), float(np.max(utd)))
+    params_range = (float(np.min(params)), float(np.max(params)))
+    if form == "sum_of_powerlaw":
+        return {
+            "D_min": status.floor(float(np.min(y)), "D (env steps)"),
+            "a": status.scale(*utd_range, "σ"),
+            "alpha": status.exponent(),
+            "b": status.scale(*params_range, "N"),
+            "beta": status.exponent(),
+        }
+    return {
+        "a": status.positive(),
+        "b": status.scale(*params_range, "N"),
+        "c": status.exponent(),
+        "alpha": status.exponent(),
+    }
+
+
+def fit_law(
+    form: str,
+    utd: np.ndarray,
+    params: np.ndarray,
+    y: np.ndarray,
+    log_loss: bool = True,
+    samples: Iterable[tuple[Any, tuple]] | None = None,
+    ci: float = 0.95,
+) -> FitResult:
+    """`fit_p2` plus bootstrap intervals and the fit's status.
+
+    Args:
+        form, utd, params, y, log_loss: as `fit_p2`.
+        samples: (sample id, (σ, N, y)) per bootstrap sample, or None for no intervals. Each
+            refit starts from zeros, like the point fit; one that raises counts as failed.
+        ci: the intervals' level.
+
+    Returns:
+        FitResult with ci, draws, info["bootstrap"] (failed share), status and status_reason.
+    """
+    fit = fit_p2(form, utd, params, y, log_loss)
+    problem = _problem(form, utd, params, y, log_loss)
+    raw = np.asarray(fit.info["raw"])
+
+    def refit(name: str, factor: float) -> float:
+        return float(problem.refit_fixed(raw, name, factor).fun)
+
+    info = dict(fit.info)
+    draws = intervals = None
+    if samples is not None:
+
+        def one(data: tuple) -> dict:
+            return fit_p2(form, *data, log_loss=log_loss).params
+
+        boot = status.bootstrap(samples, one)
+        draws, intervals = boot.draws, status.percentile_ci(boot.draws, ci)
+        info["bootstrap"] = boot.info()
+    points = len({(float(u), float(n)) for u, n in zip(utd, params, strict=True)})
+    verdict = status.assess(
+        fit.params, domains(form, utd, params, y), points, fit.loss, refit, intervals, ci
+    )
+    return FitResult(fit.form, fit.params, intervals or {}, fit.loss, info, draws, *verdict)
 
 
 def _to_physical(form: str, p: dict, scale: float, utd_map: tuple, params_map: tuple) -> dict:

@@ -177,11 +177,6 @@ def _run_size(
     data_fits = analysis.attempt(
         f"D_J(σ){label}", p1_fits.fit_data_efficiency, point, samples, recipe.bootstrap.ci
     )
-    if data_fits and point["utd"].nunique() < 3:
-        analysis.messages.append(
-            f"D_J(σ){label}: {point['utd'].nunique()} σ values for 3 parameters; the fit passes "
-            "through the points but does not identify D_min, α, β (sweep 3+ σ values)"
-        )
     if data_fits:
         result.data_fits = data_fits
         analysis.add_table("data_efficiency_fits", _fit_table(data_fits, params))
@@ -207,9 +202,12 @@ def _fit_hparam(analysis: Analysis, result: SizeResult, select: pd.DataFrame, pa
     table = hparams.best_table(best, param)
     analysis.add_table(f"best_{param}", table.assign(critic_params=result.critic_params))
     fit = hparams.fit_loglog(table, f"best_{param}_bootstrap_mean", shared)
-    draws = hparams.bootstrap_draws(best, param, shared)
+    boot = hparams.bootstrap_draws(best, param, shared)
+    fit, intervals = hparams.assess(
+        fit, boot if boot.samples else None, analysis.recipe.bootstrap.ci
+    )
     result.hparams[param] = fit
-    result.hparam_ci[param] = p1_fits.percentile_ci(draws, analysis.recipe.bootstrap.ci)
+    result.hparam_ci[param] = intervals
 
 
 def _compute_model(
@@ -289,6 +287,9 @@ def _fit_table(data_fits: dict[int, p1_fits.FitResult], params: float) -> pd.Dat
             "threshold_index": index,
             "threshold": fit.info["threshold"],
             "loss": fit.loss,
+            "status": fit.status,
+            "status_reason": fit.status_reason,
+            "bootstrap_failed_share": fit.info.get("bootstrap", {}).get("failed_share", np.nan),
         }
         for name, value in fit.params.items():
             low, high = fit.ci.get(name, (np.nan, np.nan))

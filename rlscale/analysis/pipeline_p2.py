@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 
 from rlscale.analysis import hparams, p2, threshold
 from rlscale.analysis.errors import AnalysisError
-from rlscale.analysis.fits import FitResult, percentile_ci
+from rlscale.analysis.fits import FitResult
 
 if TYPE_CHECKING:
     from rlscale.analysis.pipeline import Analysis
@@ -71,7 +72,7 @@ def _width_to_params(crossings: pd.DataFrame) -> list[list[float]]:
 
 
 def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
-    """sum_of_powerlaw fit per threshold; CIs from warm-started refits on bootstrap samples."""
+    """sum_of_powerlaw fit per threshold; CIs from bootstrap refits started from zeros."""
     log_loss = analysis.recipe.p2.loss == "log"
     point = times[(times["sample"] == threshold.POINT_ESTIMATE) & np.isfinite(times["time"])]
     boot = times[times["sample"] != threshold.POINT_ESTIMATE]
@@ -79,34 +80,22 @@ def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
     for index, group in point.groupby("threshold_index"):
         if group["utd"].nunique() < 2 or group["critic_params"].nunique() < 2:
             continue
-        fit = p2.fit_p2(
-            "sum_of_powerlaw", group["utd"], group["critic_params"], group["time"], log_loss
-        )
-        draws = []
-        for _, sample in boot[boot["threshold_index"] == index].groupby("sample"):
+        samples = []
+        for sample_id, sample in boot[boot["threshold_index"] == index].groupby("sample"):
             sample = sample[np.isfinite(sample["time"])]
-            try:
-                draws.append(
-                    p2.fit_p2(
-                        "sum_of_powerlaw",
-                        sample["utd"],
-                        sample["critic_params"],
-                        sample["time"],
-                        log_loss,
-                        fit.info["raw"],
-                    ).params
-                )
-            except AnalysisError:
-                continue
-        ci = percentile_ci(pd.DataFrame(draws), analysis.recipe.bootstrap.ci) if draws else {}
-        threshold_value = float(group["threshold"].iloc[0])
-        fits[int(index)] = FitResult(
-            fit.form,
-            fit.params,
-            ci,
-            fit.loss,
-            {"threshold": threshold_value, "raw": fit.info["raw"]},
+            samples.append((sample_id, (sample["utd"], sample["critic_params"], sample["time"])))
+        fit = p2.fit_law(
+            "sum_of_powerlaw",
+            group["utd"],
+            group["critic_params"],
+            group["time"],
+            log_loss,
+            samples if samples else None,
+            analysis.recipe.bootstrap.ci,
         )
+        threshold_value = float(group["threshold"].iloc[0])
+        fit = replace(fit, info={"threshold": threshold_value, **fit.info}, draws=None)
+        fits[int(index)] = fit
         predicted = p2.predict("sum_of_powerlaw", fit, group["utd"], group["critic_params"])
         rows.append(
             group[
@@ -130,38 +119,30 @@ def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
 def _fit_batch(analysis: Analysis, select: pd.DataFrame) -> FitResult:
     """B*(σ, N) fitted to the bootstrap-mean argmin batch size of every (σ, N).
 
-    The target is P2's `best_bs_bootstrap_mean`; CIs come from warm-started per-sample refits.
+    The target is P2's `best_bs_bootstrap_mean`; CIs come from per-sample refits started from zeros.
     """
     best = hparams.bootstrap_best(select, "batch_size", GROUP)
     table = hparams.best_table(best, "batch_size", GROUP).dropna(
         subset=["best_batch_size_bootstrap_mean"]
     )
     log_loss = analysis.recipe.p2.loss == "log"
-    fit = p2.fit_p2(
+    boot = best[best["sample"] != threshold.POINT_ESTIMATE]
+    samples = [
+        (sample_id, (sample["utd"], sample["critic_params"], sample["batch_size"]))
+        for sample_id, sample in hparams.per_sample_best(boot, "batch_size", GROUP).groupby(
+            "sample"
+        )
+    ]
+    fit = p2.fit_law(
         "inverse_power_product",
         table["utd"],
         table["critic_params"],
         table["best_batch_size_bootstrap_mean"],
         log_loss,
+        samples if samples else None,
+        analysis.recipe.bootstrap.ci,
     )
-    boot = best[best["sample"] != threshold.POINT_ESTIMATE]
-    draws = []
-    for _, sample in hparams.per_sample_best(boot, "batch_size", GROUP).groupby("sample"):
-        try:
-            draws.append(
-                p2.fit_p2(
-                    "inverse_power_product",
-                    sample["utd"],
-                    sample["critic_params"],
-                    sample["batch_size"],
-                    log_loss,
-                    fit.info["raw"],
-                ).params
-            )
-        except AnalysisError:
-            continue
-    ci = percentile_ci(pd.DataFrame(draws), analysis.recipe.bootstrap.ci) if draws else {}
-    fit = FitResult(fit.form, fit.params, ci, fit.loss, fit.info)
+    fit = replace(fit, draws=None)
     predicted = p2.predict("inverse_power_product", fit, table["utd"], table["critic_params"])
     analysis.add_table("p2_batch_size", table.assign(predicted=predicted))
     return fit

@@ -15,10 +15,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rlscale.analysis import frontier
+from rlscale.analysis import frontier, status
 from rlscale.analysis.pipeline import Analysis, SizeResult
 
 Plot = tuple[str, Figure, str]
+
+
+def line_style(state: str) -> str:
+    """Solid for an `ok` fit, dashed for any other status."""
+    return "-" if state == status.OK else "--"
+
+
+def status_tag(state: str) -> str:
+    """ " [at_bound]" etc. for a label; nothing for an `ok` fit."""
+    return "" if state == status.OK else f" [{state}]"
 
 
 def _suffix(size: SizeResult) -> tuple[str, str]:
@@ -77,18 +87,20 @@ def data_efficiency(analysis: Analysis) -> list[Plot]:
         if not size.data_fits:
             continue
         fig, ax = plt.subplots(figsize=(6, 4.5))
-        grid = np.logspace(np.log10(size.utd_range[0]), np.log10(size.utd_range[1]), 100)
         colors = plt.cm.viridis(np.linspace(0, 1, len(size.data_fits)))
         for color, fit in zip(colors, size.data_fits.values(), strict=True):
             m = fit.params["m"]
             ax.scatter(fit.info["utd"], m * np.asarray(fit.info["y"]), color=color, s=12)
+            low, high = frontier.fitted_range(fit, size.utd_range)  # only where it was measured
+            grid = np.logspace(np.log10(low), np.log10(high), 100)
             ax.plot(
                 grid,
                 frontier.data_curve(fit, grid),
                 color=color,
                 lw=1,
+                ls=line_style(fit.status),
                 label=f"J={fit.info['threshold']:.0f}: α={fit.params['alpha']:.2f}, "
-                f"D_min={fit.params['D_min']:.3g}",
+                f"D_min={fit.params['D_min']:.3g}{status_tag(fit.status)}",
             )
         ax.set(xscale="log", yscale="log", xlabel="UTD σ", ylabel="env steps to J")
         ax.legend(fontsize=6)
@@ -99,7 +111,8 @@ def data_efficiency(analysis: Analysis) -> list[Plot]:
                 f"data_efficiency{stem}",
                 fig,
                 "Data to reach each threshold J against UTD "
-                f"σ, with the fit D_J(σ) = D_min + (β/σ)^α{text}.",
+                f"σ, with the fit D_J(σ) = D_min + (β/σ)^α{text}, drawn over the σ values it "
+                "was fitted on; dashed: the fit is not ok (at_bound or unidentified).",
             )
         )
     return plots
@@ -124,7 +137,8 @@ def hyperparameters(analysis: Analysis) -> list[Plot]:
                     grid,
                     fit.predict(env, grid),
                     color=points.get_facecolor()[0],
-                    label=f"{env}: slope {fit.slope[env]:.3f}",
+                    ls=line_style(fit.status),
+                    label=f"{env}: slope {fit.slope[env]:.3f}{status_tag(fit.status)}",
                 )
             values = table[f"best_{param}_bootstrap_mean"]
             # limits before the log scale: a constant best value would make autoscaling singular
@@ -139,7 +153,7 @@ def hyperparameters(analysis: Analysis) -> list[Plot]:
                 fig,
                 "Bootstrap-averaged best batch size and "
                 "learning rate per σ with log-log fits sharing one slope across "
-                f"envs{text}.",
+                f"envs{text} (dashed: the fit is not ok).",
             )
         )
     return plots
@@ -151,10 +165,14 @@ def _same_size(table: pd.DataFrame, size: SizeResult) -> pd.Series:
     return table["critic_params"].isna()
 
 
-def _frontier_panel(ax, curves: pd.DataFrame, best: pd.DataFrame, points) -> None:
-    """Fitted (C, D) curve per threshold, its budget optimum and the observed Pareto configs."""
-    for _, rows in curves.groupby("threshold_index"):
-        ax.plot(rows["compute"], rows["data"], lw=1, color="tab:blue", alpha=0.6)
+def _frontier_panel(
+    ax, curves: pd.DataFrame, best: pd.DataFrame, points, states: dict[int, str]
+) -> None:
+    """Fitted (C, D) curve per threshold (dashed if its fit is not ok), its budget optimum and the
+    observed Pareto configs."""
+    for index, rows in curves.groupby("threshold_index"):
+        style = line_style(states.get(int(index), status.OK))
+        ax.plot(rows["compute"], rows["data"], lw=1, color="tab:blue", alpha=0.6, ls=style)
     ax.scatter(
         best["compute"],
         best["data"],
@@ -203,12 +221,14 @@ def compute_frontier(analysis: Analysis) -> list[Plot]:
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
         best = optima[_same_size(optima, size)]
         mine = points[_same_size(points, size)] if points is not None else None
-        _frontier_panel(left, curves[_same_size(curves, size)], best, mine)
+        states = {i: fit.status for i, fit in size.data_fits.items()}
+        _frontier_panel(left, curves[_same_size(curves, size)], best, mine, states)
         _sigma_panel(right, best, size.budget)
         fig.tight_layout()
         stem, text = _suffix(size)
         caption = (
-            "Left: data–compute frontier of each threshold with its budget-optimal point; "
+            "Left: data–compute frontier of each threshold over the σ its fit was made on "
+            "(dashed: the fit is not ok), with its budget-optimal point; "
             f"right: budget-optimal σ* against budget, top thresholds held out{text}."
         )
         plots.append((f"frontier{stem}", fig, caption))

@@ -8,7 +8,7 @@ import pandas as pd
 
 from rlscale.analysis import frontier
 from rlscale.analysis.heldout import BASELINE, FITTED, HeldOutTest
-from rlscale.analysis.plots import Plot
+from rlscale.analysis.plots import Plot, line_style, status_tag
 
 
 def _errorbars(ax, rows: pd.DataFrame, x: str, **style) -> None:
@@ -31,8 +31,14 @@ def held_out(test: HeldOutTest, fit_utds: list[float], threshold_index: int) -> 
     top = max(ours["utd"].max(), max(fit_utds))
     inside = np.logspace(np.log10(min(fit_utds)), np.log10(max(fit_utds)), 50)
     beyond = np.logspace(np.log10(max(fit_utds)), np.log10(top), 20)
-    ax.plot(inside, frontier.data_curve(fit, inside), color="C0", label="D_J(σ) fit on fit set")
-    ax.plot(beyond, frontier.data_curve(fit, beyond), color="C0", ls="--", label="extrapolation")
+    ax.plot(
+        inside,
+        frontier.data_curve(fit, inside),
+        color="C0",
+        ls=line_style(fit.status),  # dashed: the fit is not ok
+        label=f"D_J(σ) fit on fit set{status_tag(fit.status)}",
+    )
+    ax.plot(beyond, frontier.data_curve(fit, beyond), color="C0", ls=":", label="extrapolation")
     in_fit = ours["utd"].isin(fit_utds)
     _errorbars(ax, ours[in_fit], "utd", marker="o", color="C0", label="fitted (B*, η*): fit set")
     _errorbars(ax, ours[~in_fit], "utd", marker="*", ms=12, color="C3", label="held out: measured")
@@ -83,7 +89,8 @@ def held_out(test: HeldOutTest, fit_utds: list[float], threshold_index: int) -> 
         (
             "held_out",
             fig,
-            "Held-out test: D_J(σ) fitted on the fit set and extrapolated, the "
+            "Held-out test: D_J(σ) fitted on the fit set (dashed if the fit is not ok) and "
+            "extrapolated (dotted), the "
             "held-out σ predicted (open star) and measured (filled star, 95% seed-bootstrap "
             "interval), the constant-hyperparameter baseline in grey.",
         )

@@ -7,7 +7,7 @@ import numpy as np
 
 from rlscale.analysis import p2
 from rlscale.analysis.pipeline import Analysis
-from rlscale.analysis.plots import Plot
+from rlscale.analysis.plots import Plot, line_style, status_tag
 
 
 def p2_fits(analysis: Analysis) -> list[Plot]:
@@ -30,6 +30,7 @@ def p2_fits(analysis: Analysis) -> list[Plot]:
                 grid,
                 p2.sum_of_powerlaw(utd, grid, **_renamed(params)),
                 color=points.get_facecolor()[0],
+                ls=line_style(fit["status"]),
                 label=f"σ={utd:g}",
             )
         ax.set(
@@ -37,7 +38,7 @@ def p2_fits(analysis: Analysis) -> list[Plot]:
             yscale="log",
             xlabel="critic parameters N",
             ylabel="env steps to J",
-            title=f"{env}, J={top['threshold'].iloc[0]:.1f}",
+            title=f"{env}, J={top['threshold'].iloc[0]:.1f}{status_tag(fit['status'])}",
         )
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -46,7 +47,8 @@ def p2_fits(analysis: Analysis) -> list[Plot]:
                 f"p2_data_efficiency_{env}",
                 fig,
                 "Data to reach the highest threshold "
-                "against critic size for each σ, with D = D_min(1 + (a/σ)^α + (b/N)^β).",
+                "against critic size for each σ, with D = D_min(1 + (a/σ)^α + (b/N)^β) "
+                "inside the tested N range (dashed: the fit is not ok).",
             )
         )
     return plots

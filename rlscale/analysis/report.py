@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import load, pipeline, plots, plots_p2
+from rlscale.analysis import load, pipeline, plots, plots_p2, status
 from rlscale.analysis.pipeline import Analysis
 from rlscale.analysis.recipe import Recipe
 
@@ -28,7 +28,8 @@ TABLE_CAPTIONS = {
     "best_batch_size": "Best batch size per (env, σ): grid argmin and bootstrap mean of argmins.",
     "best_learning_rate": "Best learning rate per (env, σ): grid argmin and bootstrap mean.",
     "proposed_hyperparameters": "B*(σ) and η*(σ) from the log-log fits, batch sizes rounded.",
-    "data_efficiency_fits": "D_J(σ) = D_min + (β/σ)^α per threshold, with bootstrap CIs.",
+    "data_efficiency_fits": "D_J(σ) = D_min + (β/σ)^α per threshold, with bootstrap CIs and the "
+    "fit's status (ok, at_bound, unidentified) and reason.",
     "frontier": "Fitted data D_J(σ), compute C_J(σ) and budget F on the σ grid.",
     "frontier_points": "Observed configs on the data–compute Pareto frontier of each threshold.",
     "budget_optima": "Budget-optimal σ* per threshold (argmin of C + δD on the σ grid).",
@@ -80,20 +81,48 @@ def fits_json(analysis: Analysis) -> dict:
     )
 
 
+def fit_statuses(analysis: Analysis) -> list[tuple[str, str, str, float]]:
+    """(which fit, status, reason, failed share of its bootstrap refits) of every fitted law."""
+    found = []
+
+    def add(which: str, state: str, reason: str, info: dict) -> None:
+        failed = info.get("bootstrap", {}).get("failed_share", math.nan)
+        found.append((which, state, reason, failed))
+
+    for size in analysis.sizes:
+        tag = f" [N={size.critic_params:.3g}]" if np.isfinite(size.critic_params) else ""
+        for param, fit in size.hparams.items():
+            add(f"{param}*(σ){tag}", fit.status, fit.status_reason, fit.info)
+        for fit in size.data_fits.values():
+            which = f"D_J(σ) J={fit.info['threshold']:.1f}{tag}"
+            add(which, fit.status, fit.status_reason, fit.info)
+    for env, result in analysis.p2.get("envs", {}).items():
+        for entry in result.get("data_efficiency", {}).values():
+            which = f"P2 D(σ,N) {env} J={entry['info']['threshold']:.1f}"
+            add(which, entry["status"], entry["status_reason"], entry["info"])
+        if "batch_size" in result:
+            entry = result["batch_size"]
+            add(f"P2 B*(σ,N) {env}", entry["status"], entry["status_reason"], entry["info"])
+    return found
+
+
 def summary_lines(analysis: Analysis) -> list[str]:
-    """Headline numbers for the terminal: B*/η* slopes, D_J at the top J, σ*(F), held-out errors."""
+    """Headline numbers for the terminal: B*/η* slopes, D_J at the top J, σ*(F), held-out errors;
+    then a count of fit statuses and one line naming every fit that is not `ok`."""
     lines = []
     for size in analysis.sizes:
         tag = f"[N={size.critic_params:.3g}] " if np.isfinite(size.critic_params) else ""
         for param, fit in size.hparams.items():
             slopes = sorted({round(v, 4) for v in fit.slope.values()})
-            lines.append(f"{tag}{param}*(σ) ∝ σ^{slopes if len(slopes) > 1 else slopes[0]}")
+            lines.append(
+                f"{tag}{param}*(σ) ∝ σ^{slopes if len(slopes) > 1 else slopes[0]} [{fit.status}]"
+            )
         if size.data_fits:
             top = size.data_fits[max(size.data_fits)]
             p = top.params
             lines.append(
                 f"{tag}D_J(σ) at J={top.info['threshold']:.1f}: D_min={p['D_min']:.3g}, "
-                f"α={p['alpha']:.3g}, β={p['beta']:.3g}"
+                f"α={p['alpha']:.3g}, β={p['beta']:.3g} [{top.status}]"
             )
         if size.budget:
             b = size.budget
@@ -114,7 +143,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
             lines.append(
                 f"[P2 {env}] D(σ,N) at J={top['info']['threshold']:.1f}: "
                 f"D_min={p['D_min']:.3g}, a={p['a']:.3g}, α={p['alpha']:.3g}, "
-                f"b={p['b']:.3g}, β={p['beta']:.3g}"
+                f"b={p['b']:.3g}, β={p['beta']:.3g} [{top['status']}]"
             )
         optimal = result.get("compute_optimal")
         if optimal:
@@ -123,6 +152,25 @@ def summary_lines(analysis: Analysis) -> list[str]:
                 f"[P2 {env}] σ*(F) = {u['coefficient']:.3g}·F^{u['exponent']:.3f}, "
                 f"N*(F) = {n['coefficient']:.3g}·F^{n['exponent']:.3f}"
             )
+    return lines + _status_lines(fit_statuses(analysis))
+
+
+def _status_lines(found: list[tuple[str, str, str, float]]) -> list[str]:
+    if not found:
+        return []
+    counts = {s: sum(f[1] == s for f in found) for s in dict.fromkeys(f[1] for f in found)}
+    lines = [
+        "fit status: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + (" (non-ok fits are drawn dashed)" if set(counts) - {status.OK} else "")
+    ]
+    lines += [f"  not ok: {status.summary(w, s, r)}" for w, s, r, _ in found if s != status.OK]
+    failed = [(w, share) for w, _, _, share in found if share > 0]
+    if failed:
+        lines.append(
+            "bootstrap refits that failed: "
+            + ", ".join(f"{w} {100 * share:.0f}%" for w, share in failed)
+        )
     return lines
 
 
