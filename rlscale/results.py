@@ -7,8 +7,10 @@ Depends only on pandas/pyarrow, so analysis never imports JAX.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +91,55 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), json.dumps(status, indent=1, sort_keys=True).encode())
 
 
+CORRUPT = "corrupt"  # the state of a run whose files do not verify or do not parse
+
+
+class CorruptRunWarning(UserWarning):
+    """A run's files are damaged; readers skip the run and name the file."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def read_status(path: Path) -> dict[str, Any] | None:
+    """A run's status record; None if it has none, state `corrupt` (with the reason) if the file
+    does not parse."""
     try:
-        return json.loads(Path(path).read_text())
+        status = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
+    except (ValueError, UnicodeDecodeError) as error:
+        return {"state": CORRUPT, "error": f"{Path(path).name} does not parse ({error})"}
+    if not isinstance(status, dict) or "state" not in status:
+        return {"state": CORRUPT, "error": f"{Path(path).name} holds no run state"}
+    return status
+
+
+def verify(run_dir: Path, status: dict[str, Any] | None) -> str | None:
+    """Why a finished run's files cannot be trusted, or None: its status does not parse, its
+    metrics file is missing, differs from the checksum recorded when it was written, or (where no
+    checksum was recorded) does not parse as parquet."""
+    if status is not None and status.get("state") == CORRUPT:
+        return status["error"]
+    metrics = Path(run_dir) / METRICS_FILE
+    if not metrics.is_file():
+        return f"{METRICS_FILE} is missing"
+    recorded = (status or {}).get("metrics_sha256")
+    if recorded is not None:
+        return None if file_sha256(metrics) == recorded else f"{METRICS_FILE} fails its checksum"
+    try:
+        pd.read_parquet(metrics)
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        return f"{METRICS_FILE} does not parse ({type(error).__name__})"
+    return None
 
 
 def read(path: str | Path) -> pd.DataFrame:
     """Every metrics file under `path` (a `rlscale train` dir or a sweep dir) as one tidy frame.
 
     A `status` column is added from each run's status record where one exists ("done" otherwise).
+    A run whose files do not verify (`verify`) is skipped with a `CorruptRunWarning` naming it.
 
     Raises:
         FileNotFoundError: if `path` holds no metrics file.
@@ -112,8 +152,14 @@ def read(path: str | Path) -> pd.DataFrame:
         )
     frames = []
     for file in files:
-        frame = pd.read_parquet(file)
         status = read_status(file.parent / STATUS_FILE)
+        problem = verify(file.parent, status)
+        if problem is not None:
+            warnings.warn(f"skipped {file.parent}: {problem}", CorruptRunWarning, stacklevel=2)
+            continue
+        frame = pd.read_parquet(file)
         frame["status"] = (status or {}).get("state", "done")
         frames.append(frame)
+    if not frames:
+        raise FileNotFoundError(f"every {METRICS_FILE} under {root} is damaged (see the warnings)")
     return pd.concat(frames, ignore_index=True)

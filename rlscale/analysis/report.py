@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,6 +22,7 @@ import pandas as pd
 from rlscale.analysis import load, pipeline, plots, plots_p2, status
 from rlscale.analysis.pipeline import Analysis
 from rlscale.analysis.recipe import Recipe
+from rlscale.results import CorruptRunWarning
 
 TABLE_CAPTIONS = {
     "data_to_threshold": "Env steps to reach each threshold J per config (all-seeds estimate, "
@@ -185,12 +187,16 @@ def analyze(
         The analysis and the report's index page.
     """
     analysis = Analysis(recipe, str(path))
-    try:
-        tidy = load.load(path, layout)
-    except FileNotFoundError as error:
-        analysis.messages.append(f"load: {error}")
-    else:
-        analysis = pipeline.run(tidy, recipe, str(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CorruptRunWarning)
+        try:
+            tidy = load.load(path, layout)
+        except FileNotFoundError as error:
+            analysis.messages.append(f"load: {error}")
+        else:
+            analysis = pipeline.run(tidy, recipe, str(path))
+    damaged = [f"load: {w.message}" for w in caught if issubclass(w.category, CorruptRunWarning)]
+    analysis.messages[:0] = damaged  # the damaged runs first: the rest was analysed without them
     return analysis, write_report(analysis, out)
 
 

@@ -58,7 +58,14 @@ def _sweep(args: argparse.Namespace) -> int:
             args.address, args.cpus_per_job, args.gpus_per_job, args.max_retries
         )
     print(f"sweep {sweep.name}: {len(sweep.runs)} runs in {len(groups)} groups -> {root}")
-    todo = execute.run_sweep(sweep, root, memory, options, not args.quiet, groups)
+    for run_id, why in store.corrupt_runs(root, sweep).items():
+        print(f"re-queued corrupt run {run_id}: {why}")
+    try:
+        with execute.stop_on_signals():
+            todo = execute.run_sweep(sweep, root, memory, options, not args.quiet, groups)
+    except execute.SweepInterrupted as stop:
+        print(f"stopped by {stop}: unfinished runs are marked interrupted; rerun to resume")
+        return 128 + stop.signum
     print(f"{len(groups) - len(todo)} groups were already finished")
     return _print_summary(root)
 

@@ -5,14 +5,18 @@ runs, locally (default; one job per accelerator at a time) or as Ray tasks on a 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rlscale.sweeps import store
+from rlscale.sweeps import lease, store
+from rlscale.sweeps.lease import lease_path
 from rlscale.sweeps.plan import split_groups
 from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import Group, group_runs
@@ -25,6 +29,51 @@ class RayOptions:
     cpus_per_job: float = 1.0
     gpus_per_job: float = 0.0  # fractional GPUs let several jobs share a device
     max_retries: int = 3  # reruns of a job whose worker died
+
+
+LEASED = "leased"  # a run_job result: another live launcher holds the group
+
+
+class SweepInterrupted(Exception):  # noqa: N818 (a stop, not an error)
+    """A sweep stopped by a signal between two chunks; its unfinished runs are `interrupted`."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Stop:
+    """Set by `stop_on_signals`' handler; the drivers' chunk callback reads it."""
+
+    def __init__(self):
+        self.event, self.signum = threading.Event(), 0
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise SweepInterrupted(self.signum)
+
+
+STOP = _Stop()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM stop the sweep once the running chunk returns, instead of
+    killing it mid-write; a second Ctrl-C interrupts at once."""
+
+    def handler(signum: int, _frame) -> None:
+        STOP.signum = signum
+        STOP.event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    STOP.event.clear()
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        STOP.event.clear()
 
 
 def memory_budget(memory_gb: float | None = None, ray: bool = False) -> float | None:
@@ -90,15 +139,35 @@ def run_job(
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, str]:
-    """Train one group and write its unfinished runs; returns run_id -> final state."""
+    """Train one group and write its unfinished runs; returns run_id -> final state, or LEASED
+    for each when another live launcher holds the group's lease (nothing is done then)."""
+    root = Path(root)
+    claim = lease.acquire(root, [run.run_id for run in group.runs])
+    if claim is None:
+        return {run.run_id: LEASED for run in group.runs}
+    with lease.held(claim):
+        # Checked under the lease: a launcher that held it before may have finished runs.
+        todo = [run for run in group.runs if not store.is_finished(root, run.run_id)]
+        return _train(group, todo, root, progress, on_chunk) if todo else {}
+
+
+def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> dict[str, str]:
     from rlscale.training.runner import run_group  # local: Ray drivers need not import JAX
 
-    root = Path(root)
-    todo = [run for run in group.runs if not store.is_finished(root, run.run_id)]
+    def after_chunk(index: int) -> None:
+        if on_chunk is not None:
+            on_chunk(index)
+        STOP.check()
+
+    STOP.check()
     for run in todo:
         store.mark_running(root, run)
     try:
-        result = run_group(group, progress=progress, on_chunk=on_chunk)
+        result = run_group(group, progress=progress, on_chunk=after_chunk)
+    except SweepInterrupted as stop:
+        for run in todo:
+            store.mark_failed(root, run, f"stopped by {stop}", state="interrupted")
+        raise
     except Exception:
         error = traceback.format_exc(limit=3)
         for run in todo:
@@ -108,6 +177,23 @@ def run_job(
         run.run_id: store.finish(root, run, result.frames[run.run_id], result.reset_env_steps)
         for run in todo
     }
+
+
+def _leased(groups: list[Group], states: dict[str, str]) -> list[Group]:
+    return [g for g in groups if any(states.get(r.run_id) == LEASED for r in g.runs)]
+
+
+def wait_and_retry(groups: list[Group], root: Path, states: dict[str, str], run) -> dict[str, str]:
+    """Groups another launcher held: wait for its leases to end, then run what it left undone
+    (`run(groups) -> states`), until no group is held elsewhere."""
+    waiting = _leased(groups, states)
+    while waiting:
+        print(f"waiting for {len(waiting)} groups another launcher is training", flush=True)
+        lease.wait_for([lease_path(root, [r.run_id for r in g.runs]) for g in waiting])
+        again = run(pending(waiting, root))
+        states.update(again)
+        waiting = _leased(waiting, again)
+    return states
 
 
 def _accelerators() -> list:
@@ -154,12 +240,16 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
             for result in pool.map(on_device, groups):
                 states.update(result)
     overall.close()
+    if _leased(groups, states):
+        states = wait_and_retry(groups, root, states, lambda g: run_local(g, root, progress))
     return states
 
 
 def _guard(job: Callable, group: Group, *args) -> dict[str, str]:
     try:
         return job(group, *args)
+    except SweepInterrupted:
+        raise
     except Exception as error:  # recorded in each run's status.json by run_job
         print(f"job of {len(group.runs)} runs failed: {type(error).__name__}: {error}")
         return {run.run_id: "failed" for run in group.runs}
@@ -199,4 +289,7 @@ def run_ray(
                 if not store.is_finished(root, run.run_id):  # a dead worker left "running"
                     store.mark_failed(root, run, f"{type(error).__name__}: {error}")
                 states[run.run_id] = store.state(root, run.run_id) or "failed"
+    if _leased(groups, states):
+        retry = lambda g: run_ray(g, root, options, on_chunk)  # noqa: E731
+        states = wait_and_retry(groups, root, states, retry)
     return states

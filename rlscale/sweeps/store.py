@@ -25,10 +25,13 @@ import yaml
 from rlscale.config import ConfigError
 from rlscale.results import (
     CONFIG_FILE,
+    CORRUPT,
     METRICS_FILE,
     STATUS_FILE,
     atomic_write_bytes,
+    file_sha256,
     read_status,
+    verify,
     write_metrics,
     write_status,
 )
@@ -67,10 +70,16 @@ def prepare(root: Path, sweep: Sweep) -> None:
     root = Path(root)
     plan = {run.run_id: run.config for run in sweep.runs}
     if (root / SPEC_FILE).is_file():
-        old = yaml.safe_load((root / SPEC_FILE).read_text()) or {}
+        try:
+            old = yaml.safe_load((root / SPEC_FILE).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{root / SPEC_FILE} is damaged ({error}); use --out") from None
         diff = _flat_diff(old, sweep.data)
         if not diff and (root / PLAN_FILE).is_file():
-            old_plan = json.loads((root / PLAN_FILE).read_text())
+            try:
+                old_plan = _read_plan(root)
+            except ConfigError:  # damaged: the spec matches, so it is rewritten below
+                old_plan = plan
             if set(old_plan) != set(plan):
                 diff = [
                     "same spec, but it now resolves to other runs (a preset or default "
@@ -86,9 +95,40 @@ def prepare(root: Path, sweep: Sweep) -> None:
     atomic_write_bytes(root / PLAN_FILE, json.dumps(plan, indent=1, default=str).encode())
 
 
-def state(root: Path, run_id: str) -> str | None:
+def problem(root: Path, run_id: str) -> str | None:
+    """Why a run's files cannot be trusted (`results.verify`), for a run that claims to have
+    finished or whose status does not parse; None otherwise."""
     status = read_status(run_dir(root, run_id) / STATUS_FILE)
-    return None if status is None else status.get("state")
+    if status is None or status["state"] not in (*FINISHED, CORRUPT):
+        return None
+    return verify(run_dir(root, run_id), status)
+
+
+def _read_plan(root: Path) -> dict[str, Any]:
+    try:
+        plan = json.loads((root / PLAN_FILE).read_text())
+    except ValueError as error:
+        raise ConfigError(
+            f"{root / PLAN_FILE} is damaged ({error}): rerun `rlscale sweep` with the spec to "
+            "rewrite it (finished runs are kept)"
+        ) from None
+    if not isinstance(plan, dict):
+        raise ConfigError(f"{root / PLAN_FILE} is damaged: not a mapping of run ids")
+    return plan
+
+
+def state(root: Path, run_id: str) -> str | None:
+    """The run's state; `corrupt` when it claims to have finished but its files do not verify."""
+    status = read_status(run_dir(root, run_id) / STATUS_FILE)
+    if status is None:
+        return None
+    return CORRUPT if problem(root, run_id) is not None else status["state"]
+
+
+def corrupt_runs(root: Path, sweep: Sweep) -> dict[str, str]:
+    """run_id -> what is damaged, for every run of `sweep` whose files do not verify."""
+    found = {run.run_id: problem(root, run.run_id) for run in sweep.runs}
+    return {run_id: why for run_id, why in found.items() if why is not None}
 
 
 def is_finished(root: Path, run_id: str) -> bool:
@@ -100,15 +140,24 @@ def _stamp() -> dict[str, Any]:
 
 
 def mark_running(root: Path, run: RunSpec) -> None:
+    """Claim a run for training; `attempts` counts how many times one was started."""
     path = run_dir(root, run.run_id)
     atomic_write_bytes(path / CONFIG_FILE, yaml.safe_dump(run.config, sort_keys=False).encode())
-    write_status(path / STATUS_FILE, {"state": "running", **_stamp()})
-
-
-def mark_failed(root: Path, run: RunSpec, error: str) -> None:
     write_status(
-        run_dir(root, run.run_id) / STATUS_FILE, {"state": "failed", "error": error, **_stamp()}
+        path / STATUS_FILE, {"state": "running", "attempts": _attempts(path) + 1, **_stamp()}
     )
+
+
+def _attempts(path: Path) -> int:
+    previous = read_status(path / STATUS_FILE) or {}
+    return int(previous.get("attempts", 0))
+
+
+def mark_failed(root: Path, run: RunSpec, error: str, state: str = "failed") -> None:
+    """Record that a run stopped unfinished: `failed` (with the error) or `interrupted`."""
+    path = run_dir(root, run.run_id)
+    status = {"state": state, "error": error, "attempts": _attempts(path), **_stamp()}
+    write_status(path / STATUS_FILE, status)
 
 
 def finish(
@@ -119,7 +168,9 @@ def finish(
     path = run_dir(root, run.run_id)
     write_metrics(frame, path / METRICS_FILE)
     diverged = frame[(frame.metric == "run/diverged") & (frame.value > 0)]
-    status: dict[str, Any] = {"state": "done", **_stamp()}
+    checksum = file_sha256(path / METRICS_FILE)
+    status: dict[str, Any] = {"state": "done", "metrics_sha256": checksum, **_stamp()}
+    status["attempts"] = max(_attempts(path), 1)
     if reset_env_steps:
         status["reset_env_steps"] = list(reset_env_steps)
     if len(diverged):
@@ -143,12 +194,13 @@ def _alive(status: dict[str, Any]) -> bool:
 def summary(root: Path) -> pd.DataFrame:
     """One row per planned run: run_id, state, and the config keys that vary across the sweep.
 
-    States: done, diverged, failed, running, interrupted (its process is gone), pending.
+    States: done, diverged, failed, running, interrupted (its process is gone), pending, corrupt
+    (its files do not verify: the note names the file; the next `rlscale sweep` reruns it).
     """
     root = Path(root)
     if not (root / PLAN_FILE).is_file():
         raise ConfigError(f"{root}: not a sweep dir (no {PLAN_FILE}); run `rlscale sweep` first")
-    plan = json.loads((root / PLAN_FILE).read_text())
+    plan = _read_plan(root)
     configs = pd.DataFrame.from_dict(plan, orient="index")
     varying = [c for c in configs.columns if configs[c].astype(str).nunique() > 1]
     rows = []
@@ -158,6 +210,9 @@ def summary(root: Path) -> pd.DataFrame:
         if name == "running" and not _alive(status):
             name = "interrupted"
         extra = status.get("diverged_at_env_steps", status.get("error", ""))
+        damaged = problem(root, run_id)
+        if damaged is not None:
+            name, extra = CORRUPT, damaged
         rows.append(
             {"run_id": run_id, "state": name, **{k: config[k] for k in varying}, "note": extra}
         )
