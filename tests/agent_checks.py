@@ -120,13 +120,16 @@ def run_updates(
 
     hparams: per-run hyperparameter NamedTuples (a vmapped sweep), or None for the defaults.
     prepare: stacked initial states -> stacked states to update from (e.g. after an observer).
+
+    The hyperparameters go in as float32 arrays, as the runner stacks them
+    (rlscale/training/runner.py initial_inputs): from Python floats `init` made weakly typed
+    leaves (SAC's log_alpha and its Adam moments) that the first update returns strongly typed,
+    so both update programs compiled twice (measured: jax_explain_cache_misses).
     """
     keys = jax.random.split(jax.random.key(0), runs)
     init = jax.jit(jax.vmap(agent.init))  # compiled: about half the time of eager on a CPU
-    if hparams is None:
-        states = init(keys)
-    else:
-        states = init(keys, stack([jax.tree.map(jnp.asarray, h) for h in hparams]))
+    per_run = hparams if hparams is not None else [agent.hparams] * runs
+    states = init(keys, jax.tree.map(lambda *xs: jnp.asarray(xs, jnp.float32), *per_run))
     if prepare is not None:
         states = prepare(states)
     batches = jax.vmap(lambda k: make_batch(k, obs_size, action_size))(keys)
