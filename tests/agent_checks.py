@@ -1,7 +1,10 @@
-"""Checks every agent test file runs (tests/test_agents_*.py): `vmap(update)` over runs equals the
-runs one by one, finite metrics, actions in bounds, the critic parameter count against its closed
-form, and the pendulum learning run. Each file builds its agent and calls these. Also the counting
-agent the driver tests (test_loop.py, test_host_loop.py) check schedules with.
+"""The agent contract's helpers and cases (tests/test_agents_contract.py): `vmap(update)` over runs
+equals the runs one by one, finite metrics, actions in bounds, the critic parameter count against
+its closed form, and the pendulum learning run. `CASES` are the small agent configs those checks
+run on; `UpdateRuns` (the session fixture `agent_runs` of tests/conftest.py) builds each case's
+`UpdateRun` once per session, so the contract and the agent-specific tests (test_agents_sac.py,
+_bro.py, _simbav2.py, _schedules.py) read the same runs. Also the counting agent the driver tests
+(test_loop.py, test_host_loop.py) check schedules with.
 
 Compile time dominates these tests on a CPU, so `run_updates` compiles exactly two programs per
 agent (the vmapped update and the single-run update) and everything else reads its results.
@@ -117,13 +120,16 @@ def run_updates(
 
     hparams: per-run hyperparameter NamedTuples (a vmapped sweep), or None for the defaults.
     prepare: stacked initial states -> stacked states to update from (e.g. after an observer).
+
+    The hyperparameters go in as float32 arrays, as the runner stacks them
+    (rlscale/training/runner.py initial_inputs): from Python floats `init` made weakly typed
+    leaves (SAC's log_alpha and its Adam moments) that the first update returns strongly typed,
+    so both update programs compiled twice (measured: jax_explain_cache_misses).
     """
     keys = jax.random.split(jax.random.key(0), runs)
     init = jax.jit(jax.vmap(agent.init))  # compiled: about half the time of eager on a CPU
-    if hparams is None:
-        states = init(keys)
-    else:
-        states = init(keys, stack([jax.tree.map(jnp.asarray, h) for h in hparams]))
+    per_run = hparams if hparams is not None else [agent.hparams] * runs
+    states = init(keys, jax.tree.map(lambda *xs: jnp.asarray(xs, jnp.float32), *per_run))
     if prepare is not None:
         states = prepare(states)
     batches = jax.vmap(lambda k: make_batch(k, obs_size, action_size))(keys)
@@ -165,9 +171,8 @@ def assert_vmapped_equals_separate(run: UpdateRun, rtol: float = 2e-4, atol: flo
             assert jax.tree.structure(got) == jax.tree.structure(want)
 
 
-def assert_finite_metrics_and_bounded_actions(
-    run: UpdateRun, obs_size: int = OBS, action_size: int = ACT
-) -> None:
+def assert_finite_metrics_and_bounded_actions(run: UpdateRun) -> None:
+    obs_size, action_size = run.agent.config.obs_size, run.agent.config.action_size
     for metrics in run.metrics:
         assert metrics, "update returned no metrics"
         for name, value in metrics.items():
@@ -242,3 +247,90 @@ def assert_learns_pendulum(config: dict[str, Any], threshold: float) -> float:
     final = returns[returns["env_steps"] == returns["env_steps"].max()]["value"].mean()
     assert final > threshold, final
     return final
+
+
+class Case(NamedTuple):
+    """A small agent config of the contract and how its `UpdateRun` is made."""
+
+    make: dict[str, Any]  # rlscale.agents.make keyword arguments
+    runs: int = 2
+    updates: int = 2
+    sweep: dict[str, tuple] | None = None  # hyperparameter -> one value per run (vmapped sweep)
+    observe: bool = False  # observe a random stream per run first (SimbaV2's statistics)
+    rtol: float = 2e-4  # vmapped == separate tolerances
+    atol: float = 2e-5
+
+
+SAC_OBS, SAC_ACT = 3, 2  # the SAC case's shapes (an action dimension above 1)
+SAC_LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # the SAC case's sweep, vmapped too
+BRO_RESET_AT, BRO_UPDATES = 2, 4  # the BRO case: one reset count inside its four updates
+SIMBAV2_ENVS = 2  # env copies of the SimbaV2 case's observed streams
+
+CASES: dict[str, Case] = {
+    "sac": Case(
+        {"obs_size": SAC_OBS, "action_size": SAC_ACT, "critic_width": 32, "actor_width": 32},
+        runs=len(SAC_LEARNING_RATES),
+        sweep={"learning_rate": SAC_LEARNING_RATES},
+        rtol=2e-5,
+        atol=1e-6,
+    ),
+    "crossq": Case({"critic_width": 32, "actor_width": 16, "renorm_warmup_steps": 2}),
+    "sac_softmoe": Case(
+        {
+            "critic_width": 32,
+            "actor_width": 16,
+            "critic_net": "softmoe",
+            "value_loss": "hl_gauss",
+            "n_bins": 21,
+        }
+    ),
+    "bro": Case(
+        {
+            "critic_width": 16,
+            "actor_width": 16,
+            "critic_depth": 1,
+            "n_bins": 8,
+            "reset_updates": (BRO_RESET_AT,),
+        },
+        updates=BRO_UPDATES,
+    ),
+    "simbav2": Case(
+        {"critic_width": 16, "actor_width": 16, "critic_depth": 1, "n_bins": 11}, observe=True
+    ),
+}
+
+
+def case_agent(name: str) -> Agent:
+    """The agent of case `name`: its registry name is the case name up to the first '_'."""
+    from rlscale.agents.registry import make
+
+    return make(name.split("_")[0], **{"obs_size": OBS, "action_size": ACT, **CASES[name].make})
+
+
+def case_run(name: str) -> UpdateRun:
+    """Case `name`'s UpdateRun (two compiles); SimbaV2's runs first observe different streams."""
+    case, agent = CASES[name], case_agent(name)
+    c = agent.config
+    hparams = None
+    if case.sweep:
+        hparams = [
+            agent.hparams._replace(**{k: v[i] for k, v in case.sweep.items()})
+            for i in range(case.runs)
+        ]
+    prepare = None
+    if case.observe:
+        keys = jax.random.split(jax.random.key(5), case.runs)
+        streams = jax.vmap(lambda k: random_stream(k, 40, SIMBAV2_ENVS, c.obs_size))(keys)
+        observe = jax.vmap(lambda s, o, r, d: observe_stream(agent, s, o, r, d))
+        prepare = lambda states: observe(states, *streams)  # noqa: E731
+    return run_updates(
+        agent, case.runs, case.updates, hparams, c.obs_size, c.action_size, prepare=prepare
+    )
+
+
+class UpdateRuns(dict):
+    """Case name -> UpdateRun, each made on first use (the session fixture `agent_runs`)."""
+
+    def __missing__(self, name: str) -> UpdateRun:
+        self[name] = case_run(name)
+        return self[name]

@@ -1,47 +1,18 @@
-"""Agent 'bro': vmap(update) == separate updates, finite metrics, what its reset re-initialises and
-keeps (the drivers schedule it: tests/test_loop.py), and a pendulum learning check."""
+"""Agent 'bro': what its reset re-initialises and keeps (the drivers schedule it:
+tests/test_loop.py). The agent contract (vmap == separate, finite metrics, parameter count,
+learning): tests/test_agents_contract.py, whose "bro" case these tests read."""
 
 import jax
 import numpy as np
 import pytest
-from agent_checks import (
-    ACT,
-    OBS,
-    assert_critic_param_count,
-    assert_finite_metrics_and_bounded_actions,
-    assert_learns_pendulum,
-    assert_vmapped_equals_separate,
-    run_updates,
-)
-
-from rlscale.agents.registry import make
-
-RESET_AT, UPDATES = 2, 4
+from agent_checks import BRO_RESET_AT as RESET_AT
+from agent_checks import BRO_UPDATES as UPDATES
 
 
 @pytest.fixture(scope="module")
-def run():
-    """Four updates of two runs, vmapped and one by one."""
-    agent = make(
-        "bro",
-        obs_size=OBS,
-        action_size=ACT,
-        critic_width=16,
-        actor_width=16,
-        critic_depth=1,
-        n_bins=8,
-        reset_updates=(RESET_AT,),
-    )
-    return run_updates(agent, updates=UPDATES)
-
-
-def test_vmapped_update_equals_separate_updates(run):
-    assert_vmapped_equals_separate(run)
-
-
-def test_metrics_finite_act_in_bounds_and_param_count(run):
-    assert_finite_metrics_and_bounded_actions(run)
-    assert_critic_param_count(run)
+def run(agent_runs):
+    """Four updates of two runs, vmapped and one by one (the contract's "bro" case)."""
+    return agent_runs["bro"]
 
 
 def test_reset_reinitialises_everything_but_the_update_counts(run):
@@ -61,28 +32,3 @@ def test_reset_reinitialises_everything_but_the_update_counts(run):
     assert same(reset.duals, fresh.duals)
     assert not same(trained.sac.critic_params, fresh.sac.critic_params)
     assert [int(m["bro/resets"]) for m in run.separate_metrics[0]] == [0, 1, 1, 1]
-
-
-@pytest.mark.slow
-def test_learns_pendulum():
-    """Random policy on jax:pendulum scores about -1200 to -1500; see THRESHOLD's measurement."""
-    assert_learns_pendulum(
-        {
-            "agent": "bro",
-            "steps": 8000,
-            "eval_every": 4000,
-            "warmup_steps": 1000,
-            "batch_size": 64,
-            "actor_width": 64,
-            "critic_width": 128,
-            "reset_updates": [2000],
-            "n_bins": 25,
-        },
-        THRESHOLD,
-    )
-
-
-# Measured once (seed 0, this config), eval/return by env steps:
-#   -1339 at 4000 (1000 updates after the full reset at update 2000), -149 at 8000.
-# Threshold about halfway between random (-1200 to -1500) and the measured final return.
-THRESHOLD = -650.0

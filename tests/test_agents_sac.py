@@ -1,32 +1,24 @@
-"""SAC as a library: shapes, the tanh-Gaussian density, and vmap(update) == separate updates."""
+"""SAC as a library: shapes, the tanh-Gaussian density, the target's Polyak step, and make's
+errors. The agent contract (vmap == separate, finite metrics, parameter count, learning): see
+tests/test_agents_contract.py, whose "sac" case these tests read."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from agent_checks import (
-    assert_critic_param_count,
-    assert_finite_metrics_and_bounded_actions,
-    assert_vmapped_equals_separate,
-    run_updates,
-    unstack,
-)
+from agent_checks import SAC_ACT as ACT
+from agent_checks import SAC_OBS as OBS
+from agent_checks import unstack
 from scipy.stats import norm
 
 import rlscale
 from rlscale.nets.policy import sample_tanh_gaussian
 
-OBS, ACT = 3, 2
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)  # a hyperparameter sweep, vmapped too
-
 
 @pytest.fixture(scope="module")
-def run():
-    agent = rlscale.agents.make(
-        "sac", obs_size=OBS, action_size=ACT, critic_width=32, actor_width=32
-    )
-    hparams = [agent.hparams._replace(learning_rate=lr) for lr in LEARNING_RATES]
-    return run_updates(agent, runs=4, hparams=hparams, obs_size=OBS, action_size=ACT)
+def run(agent_runs):
+    """Two updates of four runs sweeping the learning rate (the contract's "sac" case)."""
+    return agent_runs["sac"]
 
 
 def test_network_shapes_and_dtypes(run):
@@ -38,11 +30,9 @@ def test_network_shapes_and_dtypes(run):
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state.critic_params))
     # N = (obs+act)*w + w + w*w + w + w + 1 for a 2-layer critic of width w.
     assert run.agent.critic_param_count(state) == (OBS + ACT) * 32 + 32 + 32 * 32 + 32 + 32 + 1
-    assert_critic_param_count(run)
 
 
-def test_metrics_finite_and_act_in_bounds(run):
-    assert_finite_metrics_and_bounded_actions(run, OBS, ACT)
+def test_stochastic_actions_strictly_inside_bounds(run):
     params = unstack(run.states[0], 0).params
     action = run.agent.act(params, jnp.ones((5, OBS)), jax.random.key(1), False)
     assert bool(jnp.all(jnp.abs(action) < 1))  # strictly inside: tanh never reaches 1
@@ -68,10 +58,6 @@ def test_update_changes_params_and_moves_target_by_tau(run):
     online = new_state.critic_params
     step = jax.tree.map(lambda o, n, c: (n - o) - 0.005 * (c - o), old, new, online)
     assert max(float(jnp.max(jnp.abs(x))) for x in jax.tree.leaves(step)) < 1e-6
-
-
-def test_vmapped_update_equals_separate_updates(run):
-    assert_vmapped_equals_separate(run, rtol=2e-5, atol=1e-6)
 
 
 def test_make_rejects_unknown_keys_with_choices():
