@@ -63,7 +63,8 @@ LEARNING = {
             "agent": "bro",
             "actor_width": 64,
             "critic_width": 128,
-            "reset_updates": [2000],
+            # A reset after env step 3000: 1000 warm-up steps, then update 2000 at σ = 1.
+            "reset_env_steps": [3000],
             "n_bins": 25,
         },
         -650.0,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from rlscale.agents.base import Agent, Resets, adam, adamw, apply_gradients, count_params
-from rlscale.agents.sac import SACConfig, SACHParams, SACState, make_sac_steps
+from rlscale.agents.sac import SACConfig, SACHParams, SACState, learning_rate, make_sac_steps
 from rlscale.nets.bronet import BroNet
 from rlscale.nets.orthogonal import orthogonal
 from rlscale.nets.policy import sample_tanh_gaussian
@@ -172,7 +172,7 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
             return -jnp.mean(upper) + kl_weight * jnp.mean(kl), jnp.mean(kl)
 
         (loss, kl), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.optimistic_params)
-        lr = state.sac.hparams.learning_rate
+        lr = learning_rate(state.sac.hparams, state.sac.step)  # the actors' own schedule
         params, opt_state = apply_gradients(
             optimizer, state.optimistic_opt_state, state.optimistic_params, grads, lr
         )

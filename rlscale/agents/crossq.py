@@ -180,7 +180,8 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
         log_alpha, alpha_state = apply_gradients(
             alpha_optimizer, state.alpha_opt_state, state.log_alpha, alpha_grad, hp.learning_rate
         )
-        due = state.step % config.policy_delay == 0
+        # SBX/TD3 phase: after policy_delay critic updates (the 3rd, 6th, ... at delay 3).
+        due = (state.step + 1) % config.policy_delay == 0
         new = ({"params": params, "batch_stats": stats}, opt_state, log_alpha, alpha_state)
         old = (state.actor_variables, state.actor_opt_state, state.log_alpha, state.alpha_opt_state)
         variables, opt_state, log_alpha, alpha_state = _where(due, new, old)
