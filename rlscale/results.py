@@ -55,7 +55,7 @@ METRICS = {
     "optimism/kl_weight": "BRO: the dual-learned weight of the KL penalty",
     "compute/flops_per_update": "XLA-counted FLOPs of one un-scanned gradient update",
     "compute/flops": "cumulative update FLOPs: updates x compute/flops_per_update",
-    "model/critic_params": "number of parameters of one critic (N in the scaling laws)",
+    "model/critic_params": "parameters of all critics together (N in the scaling laws, as P2)",
     "run/resets": "full agent resets applied so far (BRO; the run's status lists their env steps)",
     "run/diverged": "1.0 once the run's loss or parameters went non-finite (frozen from then on)",
 }

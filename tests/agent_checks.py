@@ -218,7 +218,8 @@ def _crossq_critic(d: int, w: int, depth: int, k: int) -> int:
 
 
 def expected_critic_params(agent: Agent) -> int:
-    """Closed-form parameters of ONE critic (the N of the scaling laws) for the agent's config:
+    """Closed-form parameters of all n_critics critics (the N of the scaling laws, counted as P2
+    counts BRO's pair) for the agent's config:
     d = obs + action inputs, w = critic_width, L = critic_depth, K = value-head outputs (1 for
     mse, n_bins for categorical and quantile heads). The SAC-family torsos use the formulas of
     tests/test_nets_components.py, written from the layer definitions in rlscale/nets."""
@@ -228,11 +229,11 @@ def expected_critic_params(agent: Agent) -> int:
     d, w, depth = c.obs_size + c.action_size, c.critic_width, c.critic_depth
     k = 1 if c.value_loss == "mse" else c.n_bins
     if not hasattr(c, "critic_net"):  # CrossQ's config has no critic_net: the BRN MLP
-        return _crossq_critic(d, w, depth, k)
+        return c.n_critics * _crossq_critic(d, w, depth, k)
     assert not c.critic_layer_norm, "the mlp formula has no LayerNorm"
     if c.critic_net == "softmoe":  # _formula is written for the default tokens and experts
         assert (c.moe_tokenize, c.moe_experts, c.moe_tokens) == ("chunk", 4, 8)
-    return _formula(c.critic_net, d, w, depth, k)
+    return c.n_critics * _formula(c.critic_net, d, w, depth, k)
 
 
 def assert_critic_param_count(run: UpdateRun) -> None:

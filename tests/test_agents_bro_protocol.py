@@ -38,3 +38,12 @@ def test_bro_preset_runs_dmc_without_action_repeat():
     """BRO's `train_parallel.py` steps DMC with no action repeat (the DMC family default is 2)."""
     assert load_run_config("agents/bro.yaml", {"env": "dmc:cheetah-run"})["action_repeat"] == 1
     assert load_run_config("agents/bro.yaml", {"env": "jax:pendulum"})["action_repeat"] == 0
+
+
+def test_n_counts_both_critics_as_p2_does():
+    """P2's BRO on h1 (obs 51 + action 19) at width 512 has N = 2,286,792 (`w512p2286792` in the
+    published data, scaling_laws.md section 5): both critics with their 100-quantile heads.
+    Catches: N counted for one critic (1,143,396)."""
+    agent = make("bro", obs_size=51, action_size=19, critic_width=512)
+    state = jax.eval_shape(agent.init, jax.random.key(0))
+    assert agent.critic_param_count(state) == 2_286_792

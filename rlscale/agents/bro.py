@@ -222,7 +222,7 @@ def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
         return config.reset_env_steps_at_utd_2 if utd == 2 else config.reset_env_steps
 
     def critic_param_count(state: BROState) -> int:
-        return count_params(state.sac.critic_params) // config.n_critics
+        return count_params(state.sac.critic_params)
 
     return Agent(
         init,

@@ -207,6 +207,6 @@ def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) 
 
     def critic_param_count(state: CrossQState) -> int:
         """Trainable parameters of one critic (BRN scale/bias included, running statistics not)."""
-        return count_params(state.critic_variables["params"]) // config.n_critics
+        return count_params(state.critic_variables["params"])
 
     return Agent(init, act, update, hparams, config, critic_param_count)

@@ -285,6 +285,6 @@ def make_sac(config: SACConfig, hparams: NamedTuple = SACHParams()) -> Agent:
         return steps.finish(state, {**critic_metrics, **actor_metrics})
 
     def critic_param_count(state: SACState) -> int:
-        return count_params(state.critic_params) // config.n_critics
+        return count_params(state.critic_params)
 
     return Agent(steps.init, steps.act, update, hparams, config, critic_param_count)
