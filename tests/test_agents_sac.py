@@ -28,8 +28,10 @@ def test_network_shapes_and_dtypes(run):
     assert kernels["Dense_0"]["kernel"].shape == (2, OBS + ACT, 32)
     assert kernels["Dense_1"]["kernel"].shape == (2, 32, 32)
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state.critic_params))
-    # N = (obs+act)*w + w + w*w + w + w + 1 for a 2-layer critic of width w.
-    assert run.agent.critic_param_count(state) == (OBS + ACT) * 32 + 32 + 32 * 32 + 32 + 32 + 1
+    # N = 2 critics x ((obs+act)*w + w + w*w + w + w + 1) for 2-layer critics of width w.
+    assert run.agent.critic_param_count(state) == 2 * (
+        (OBS + ACT) * 32 + 32 + 32 * 32 + 32 + 32 + 1
+    )
 
 
 def test_stochastic_actions_strictly_inside_bounds(run):
