@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import math
 import os
 import traceback
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from rlscale.config import ConfigError
 from rlscale.sweeps import store
 from rlscale.sweeps.plan import split_groups
 from rlscale.sweeps.spec import Sweep
@@ -31,6 +33,8 @@ def memory_budget(memory_gb: float | None = None, ray: bool = False) -> float | 
     """Bytes one job may use: `memory_gb` if given; else the local device's memory, or half the
     RAM on a CPU; None (no split) for Ray, whose driver cannot see the workers' devices."""
     if memory_gb is not None:
+        if not math.isfinite(memory_gb) or memory_gb <= 0:
+            raise ConfigError(f"--memory-gb {memory_gb}: must be a finite number of GiB > 0")
         return memory_gb * 2**30
     if ray:
         return None
