@@ -1,60 +1,101 @@
 """Run configuration: flat keys from YAML files and CLI flags, validated before anything compiles.
 
 A run's config is one flat mapping: training-loop keys (`LoopKeys`) plus the agent's own keys (its
-static config fields and hyperparameters, see rlscale.agents.registry). Errors name the key, the
-file and line where it came from, and the valid choices.
+static config fields and hyperparameters, see rlscale.agents.registry). Every key has a value
+domain, declared on its field (rlscale.agents.domains); a key the user set that the run's agent or
+variant does not read is refused (rlscale.agents.variants). Errors name the key, the file and line
+where it came from, and the valid choices.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import typing
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from rlscale import envs
 from rlscale.agents import registry
+from rlscale.agents.domains import (
+    Domain,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    domain_of,
+    field_hints,
+)
 
 
 class ConfigError(ValueError):
     """A bad key or value in user input; the message is meant for the user as is."""
 
 
+AgentName = Annotated[Literal[tuple(registry.AGENTS)], Domain(f"one of {sorted(registry.AGENTS)}")]
+EnvName = Annotated[str, Domain(f"<family>:<name>, family one of {', '.join(envs.FAMILIES)}")]
+
+
 class LoopKeys(BaseModel):
-    """Keys every run has, whatever the agent."""
+    """Keys every run has, whatever the agent; each hint is the key's domain."""
 
     model_config = ConfigDict(extra="forbid")
-    agent: str = "sac"  # a name in rlscale.agents.AGENTS
-    env: str = "jax:pendulum"  # <family>:<name>
-    steps: int = Field(20_000, gt=0)  # env steps per run
-    utd: float = Field(1.0, gt=0)  # sigma: gradient updates per env transition
-    batch_size: int = Field(256, gt=0)
-    n_envs: int = Field(1, gt=0)  # env copies per run
-    warmup_steps: int = Field(1000, ge=0)  # random-action env steps before learning starts
-    eval_every: int = Field(2000, gt=0)  # env steps between eval points
-    eval_episodes: int = Field(5, gt=0)
-    buffer_size: int = Field(0, ge=0)  # replay capacity; 0 = steps
-    max_episode_steps: int = Field(0, ge=0)  # 0 = the env's own time limit (in agent steps)
-    action_repeat: int = Field(0, ge=0)  # 0 = the env family's default (2 dmc/playground, else 1)
-    env_workers: int = Field(0, ge=0)  # host envs: worker processes stepping copies; 0 = in-process
-    seed: int = Field(0, ge=0)
+    agent: AgentName = "sac"  # a name in rlscale.agents.AGENTS
+    env: EnvName = "jax:pendulum"  # <family>:<name>
+    steps: PositiveInt = 20_000  # env steps per run
+    utd: PositiveFloat = 1.0  # sigma: gradient updates per env transition
+    batch_size: PositiveInt = 256
+    n_envs: PositiveInt = 1  # env copies per run
+    warmup_steps: NonNegativeInt = 1000  # random-action env steps before learning starts
+    eval_every: PositiveInt = 2000  # env steps between eval points
+    eval_episodes: PositiveInt = 5
+    buffer_size: NonNegativeInt = 0  # replay capacity; 0 = steps, else at least batch_size
+    max_episode_steps: NonNegativeInt = 0  # 0 = the env's own time limit (in agent steps)
+    action_repeat: NonNegativeInt = 0  # 0 = the env family's default (2 dmc/playground, else 1)
+    env_workers: NonNegativeInt = 0  # host envs: worker processes stepping copies; 0 = in-process
+    seed: NonNegativeInt = 0
 
 
 LOOP_KEYS = tuple(LoopKeys.model_fields)
+LOOP_HINTS = {
+    k: v for k, v in typing.get_type_hints(LoopKeys, include_extras=True).items() if k in LOOP_KEYS
+}
 FAMILY_KEY = "family"  # an agent preset's per-env-family block
 
 
-def node_lines(text: str) -> dict[str, int]:
-    """Dotted path -> 1-based line of every mapping key and sequence item of a YAML document."""
+def parse_yaml(text: str, path: str | Path, parse: Any = yaml.safe_load) -> Any:
+    """`parse(text)`, a YAML syntax error raised as ConfigError "path:line: not valid YAML: ..."."""
+    try:
+        return parse(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        context = getattr(error, "context", None)
+        detail = f"{problem} ({context})" if context else problem
+        raise ConfigError(f"{path}{line}: not valid YAML: {detail}") from None
+
+
+def node_lines(text: str, path: str | Path = "<yaml>") -> dict[str, int]:
+    """Dotted path -> 1-based line of every mapping key and sequence item of a YAML document.
+
+    Raises:
+        ConfigError: for a syntax error, or a key given twice in one mapping (YAML keeps the last
+            silently), naming the file and line.
+    """
     lines: dict[str, int] = {}
 
     def visit(node: yaml.Node, prefix: str) -> None:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
+                if f"{prefix}{key.value}" in lines:
+                    raise ConfigError(
+                        f"{path}:{key.start_mark.line + 1}: {prefix}{key.value} is given twice "
+                        f"(first at line {lines[f'{prefix}{key.value}']})"
+                    )
                 lines[f"{prefix}{key.value}"] = key.start_mark.line + 1
                 visit(value, f"{prefix}{key.value}.")
         elif isinstance(node, yaml.SequenceNode):
@@ -63,7 +104,7 @@ def node_lines(text: str) -> dict[str, int]:
                 visit(item, f"{prefix}{index}.")
 
     if text.strip():
-        visit(yaml.compose(text), "")
+        visit(parse_yaml(text, path, yaml.compose), "")
     return lines
 
 
@@ -71,7 +112,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = parse_yaml(path.read_text(), path) or {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping of keys to values, got {type(data).__name__}"
@@ -84,33 +125,46 @@ def _where(key: str, sources: dict[str, str]) -> str:
 
 
 def _unknown_key(key: str, valid: list[str], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=3)
+    close = difflib.get_close_matches(str(key), valid, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     return ConfigError(
         f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}"
     )
 
 
-def _agent_types(agent: str) -> dict[str, Any]:
+@functools.cache
+def _agent_hints(agent: str) -> dict[str, Any]:
+    """The agent's user keys (static fields, then hyperparameters) -> their domain hints."""
     spec = registry.spec(agent)
-    hints = {**typing.get_type_hints(spec.config), **typing.get_type_hints(spec.hparams)}
+    hints = {**field_hints(spec.config), **field_hints(spec.hparams)}
     return {k: hints[k] for k in (*registry.static_fields(agent), *registry.hparam_fields(agent))}
 
 
-def _check_value(key: str, kind: Any, value: Any, where: str) -> Any:
+@functools.cache
+def _adapter(agent: str, key: str) -> pydantic.TypeAdapter:
+    return pydantic.TypeAdapter(_agent_hints(agent)[key])
+
+
+def _domain_error(key: str, value: Any, hint: Any, error: pydantic.ValidationError, where: str):
+    """`where: key=value: what is wrong; key takes <its domain>`."""
+    first = error.errors()[0]
+    domain = domain_of(hint)
+    takes = f"; {key} takes {domain.text}" if domain is not None else ""
+    return ConfigError(f"{where}: {key}={value!r}: {first['msg']}{takes}")
+
+
+def _check_value(agent: str, key: str, value: Any, where: str) -> Any:
     try:
-        value = pydantic.TypeAdapter(kind).validate_python(value)
+        return _adapter(agent, key).validate_python(value)
     except pydantic.ValidationError as error:
-        raise ConfigError(
-            f"{where}: {key}={value!r} is not a valid {kind}: {error.errors()[0]['msg']}"
-        ) from None
-    if (kind is int and value <= 0) or (key == "learning_rate" and value <= 0):
-        raise ConfigError(f"{where}: {key} must be positive, got {value}")
-    return value
+        raise _domain_error(key, value, _agent_hints(agent)[key], error, where) from None
 
 
 def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict[str, Any]:
     """Validate a flat run config and fill every default.
+
+    Every value is checked against its key's domain; a key the user set (in `flat`, not a
+    default) that the run's agent, or the variant its values choose, does not read is refused.
 
     Args:
         flat: user keys (loop keys and agent keys). sources: key -> "file:line" for messages.
@@ -121,45 +175,67 @@ def resolve(flat: dict[str, Any], sources: dict[str, str] | None = None) -> dict
     """
     sources = sources or {}
     agent = flat.get("agent", "sac")
-    if agent not in registry.AGENTS:
+    if not isinstance(agent, str) or agent not in registry.AGENTS:
         raise ConfigError(
             f"{_where('agent', sources)}: unknown agent {agent!r}; valid: {sorted(registry.AGENTS)}"
         )
-    types = _agent_types(agent)
+    hints = _agent_hints(agent)
     for key in flat:
-        if key not in LOOP_KEYS and key not in types:
-            raise _unknown_key(key, [*LOOP_KEYS, *types], _where(key, sources))
+        if key not in LOOP_KEYS and key not in hints:
+            raise _unknown_key(key, [*LOOP_KEYS, *hints], _where(key, sources))
     try:
         loop = LoopKeys(**{k: v for k, v in flat.items() if k in LOOP_KEYS}).model_dump()
     except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        key = str(first["loc"][0])
-        raise ConfigError(
-            f"{_where(key, sources)}: {key}={flat.get(key)!r}: {first['msg']}"
+        key = str(error.errors()[0]["loc"][0])
+        raise _domain_error(
+            key, flat.get(key), LOOP_HINTS[key], error, _where(key, sources)
         ) from None
     try:
         envs.check_name(loop["env"])
+        envs.check_action_repeat(loop["env"], loop["action_repeat"])
     except ValueError as error:
-        raise ConfigError(f"{_where('env', sources)}: {error}") from None
-    defaults = {**registry.spec(agent).hparams()._asdict()}
-    config_defaults = {f: getattr(registry.spec(agent).config, f, None) for f in types}
+        key = "env" if "action_repeat" not in flat else "action_repeat"
+        raise ConfigError(f"{_where(key, sources)}: {error}") from None
+    spec = registry.spec(agent)
+    defaults = {**spec.hparams()._asdict()}
     resolved_agent = {}
-    for key, kind in types.items():
+    for key in hints:
         if key in flat:
-            resolved_agent[key] = _check_value(key, kind, flat[key], _where(key, sources))
+            resolved_agent[key] = _check_value(agent, key, flat[key], _where(key, sources))
         else:
-            resolved_agent[key] = defaults.get(key, config_defaults[key])
+            resolved_agent[key] = defaults.get(key, getattr(spec.config, key, None))
     if "eval_every" not in flat:
         loop["eval_every"] = default_eval_every(loop["steps"], loop["n_envs"])
-    _check_loop(loop, sources)
-    return {**loop, **resolved_agent}
+    _check_loop(loop, flat, sources)
+    resolved = {**loop, **resolved_agent}
+    _check_reads(agent, flat, resolved, sources)
+    return resolved
+
+
+def _check_reads(agent: str, flat: dict[str, Any], resolved: dict, sources: dict) -> None:
+    """Refuse a user key the agent or its chosen variants do not read, and a chosen variant's
+    settings that do not fit together (rlscale.agents.variants)."""
+    reads = registry.reads(agent)
+    read = reads.read(resolved)
+    for key in flat:
+        if key in LOOP_KEYS or key in read:
+            continue
+        why = reads.why_unread(key, resolved)
+        if why is None:
+            others = [name for name in registry.readers(key) if name != agent]
+            why = f"{key} is not read by agent={agent} (read by agent={', '.join(others)})"
+        raise ConfigError(f"{_where(key, sources)}: {why}")
+    for option in reads.options(resolved):
+        for keys, message in getattr(option, "problems", lambda _: ())(resolved):
+            key = next((k for k in keys if k in sources or k in flat), keys[0])
+            raise ConfigError(f"{_where(key, sources)}: {message}")
 
 
 def _eval_every_choices(steps: int, n_envs: int) -> list[int]:
     """Eval intervals that divide `steps`, are multiples of `n_envs` and give 10-40 eval points."""
-    return [
-        d for d in range(n_envs, steps // 10 + 1, n_envs) if steps % d == 0 and steps // d <= 40
-    ]
+    # d = steps / points for 10-40 points: at most 31 candidates, whatever the budget.
+    divisors = {steps // points for points in range(10, 41) if steps % points == 0}
+    return sorted(d for d in divisors if d % n_envs == 0)
 
 
 def default_eval_every(steps: int, n_envs: int = 1) -> int:
@@ -180,7 +256,7 @@ def default_eval_every(steps: int, n_envs: int = 1) -> int:
     )
 
 
-def _check_loop(loop: dict[str, Any], sources: dict[str, str]) -> None:
+def _check_loop(loop: dict[str, Any], flat: dict[str, Any], sources: dict[str, str]) -> None:
     warmup = max(loop["warmup_steps"], loop["n_envs"])
     if loop["batch_size"] > warmup:
         raise ConfigError(
@@ -191,6 +267,16 @@ def _check_loop(loop: dict[str, Any], sources: dict[str, str]) -> None:
         raise ConfigError(
             f"{_where('eval_every', sources)}: eval_every={loop['eval_every']} must divide "
             f"steps={loop['steps']} and be a multiple of n_envs={loop['n_envs']}"
+        )
+    if 0 < loop["buffer_size"] < loop["batch_size"]:
+        raise ConfigError(
+            f"{_where('buffer_size', sources)}: buffer_size={loop['buffer_size']} is smaller than "
+            f"batch_size={loop['batch_size']}; buffer_size takes 0 (= steps) or at least batch_size"
+        )
+    if "env_workers" in flat and not envs.is_host(loop["env"]):
+        raise ConfigError(
+            f"{_where('env_workers', sources)}: env_workers is read only for host env families "
+            f"({', '.join(envs.HOST_FAMILIES)}) (here env={loop['env']})"
         )
 
 
@@ -210,7 +296,7 @@ def load_preset(path: str | Path) -> Preset:
     """
     path = Path(path)
     flat = load_yaml(path)
-    lines = node_lines(path.read_text())
+    lines = node_lines(path.read_text(), path)
 
     def where(dotted: str) -> str:
         return f"{path}:{lines.get(dotted, 1)} ({dotted})"

@@ -4,10 +4,11 @@ per quantile, AdamW for the optimistic actor, the log sigma head's init, no acti
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rlscale.agents.bro import optimistic_value
 from rlscale.agents.registry import make
-from rlscale.config import load_run_config
+from rlscale.config import ConfigError, load_run_config
 
 
 def test_the_optimism_bonus_is_the_mean_disagreement_over_quantiles():
@@ -47,3 +48,9 @@ def test_n_counts_both_critics_as_p2_does():
     agent = make("bro", obs_size=51, action_size=19, critic_width=512)
     state = jax.eval_shape(agent.init, jax.random.key(0))
     assert agent.critic_param_count(state) == 2_286_792
+
+
+def test_optimism_settings_are_refused_without_the_optimistic_actor():
+    """bro_minimal has no optimistic actor: its KL target and duals would do nothing."""
+    with pytest.raises(ConfigError, match=r"kl_target is read only when optimistic=true"):
+        load_run_config("agents/bro_minimal.yaml", {"kl_target": 0.1})

@@ -90,9 +90,9 @@ def test_train_writes_tidy_metrics_and_resolved_config(trained):
         (["--agent", "sacc"], "unknown agent 'sacc'; valid: ["),
         (["--utd", "0"], "utd=0: Input should be greater than 0"),
         (["--batch-size", "-3"], "batch_size=-3"),
-        (["--critic-width", "0"], "critic_width must be positive"),
+        (["--critic-width", "0"], "critic_width=0: Input should be greater than 0"),
         (["--batch-size", "2000"], "larger than the warm-up data"),
-        (["--learning-rate", "fast"], "learning_rate='fast' is not a valid"),
+        (["--learning-rate", "fast"], "learning_rate='fast': Input should be a valid number"),
     ],
 )
 def test_bad_flags_fail_before_compiling_with_a_clear_message(args, message, capsys, tmp_path):

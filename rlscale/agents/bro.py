@@ -17,6 +17,19 @@ import jax
 import jax.numpy as jnp
 
 from rlscale.agents.base import Agent, Resets, adam, adamw, apply_gradients, count_params
+from rlscale.agents.domains import (
+    DecayUpdates,
+    Discount,
+    EnvSteps,
+    FiniteFloat,
+    Flag,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PolyakRate,
+    PositiveFloat,
+    exp_between,
+    one_of,
+)
 from rlscale.agents.sac import SACConfig, SACHParams, SACState, learning_rate, make_sac_steps
 from rlscale.nets.bronet import BroNet
 from rlscale.nets.orthogonal import orthogonal
@@ -37,32 +50,37 @@ class BROConfig(SACConfig):
     actor_depth: int = 1
     critic_net: str = "bronet"
     actor_net: str = "bronet"
-    value_loss: str = "quantile"
+    value_loss: QuantileOrMSE = "quantile"  # optimistic_value reads quantiles (or scalars)
     n_bins: int = 100  # quantiles
     target_rule: str = "mean"  # pessimism 0: average of the two critics
     actor_log_std: str = "tanh"
     weight_decay: float = 1e-4  # optax.adamw default
     temperature_b1: float = 0.5
     temperature_on_log_alpha: bool = False  # alpha * (H - H_bar)
-    optimistic: bool = True  # the dual-tuned optimistic exploration actor (False: bro_minimal)
-    reset_env_steps: tuple[int, ...] = BRO_RESET_STEPS  # full resets after these env steps
-    reset_env_steps_at_utd_2: tuple[int, ...] = BRO_RESET_STEPS[:1]  # ... at σ = 2 instead
-    reset_every_updates: int = 0  # also after every this many updates (P2's bro_minimal: 2.5M)
-    kl_target: float = 0.05  # per action dim KL(optimistic || conservative) target
-    std_multiplier: float = 0.75  # optimistic sigma = 0.75 conservative sigma
+    optimistic: Flag = True  # the dual-tuned optimistic exploration actor (False: bro_minimal)
+    reset_env_steps: EnvSteps = BRO_RESET_STEPS  # full resets after these env steps
+    reset_env_steps_at_utd_2: EnvSteps = BRO_RESET_STEPS[:1]  # ... at σ = 2 instead
+    reset_every_updates: NonNegativeInt = 0  # and after every this many updates (0: never)
+    kl_target: PositiveFloat = 0.05  # per action dim KL(optimistic || conservative) target
+    std_multiplier: PositiveFloat = 0.75  # optimistic sigma = 0.75 conservative sigma
+
+
+# Domains of BRO fields (BROConfig names QuantileOrMSE above: its hints are read lazily).
+QuantileOrMSE = one_of("quantile", "mse")
+DualValue = exp_between(-10.0, 7.5, "a dual's initial value (the range of _dual_value)")
 
 
 class BROHParams(NamedTuple):
-    learning_rate: float = 3e-4  # actor, critic (AdamW), temperature (Adam b1 0.5)
-    gamma: float = 0.99
-    tau: float = 0.005
-    target_entropy_scale: float = 0.5  # H_bar = -dim(A)/2
-    init_temperature: float = 1.0
-    final_learning_rate: float = 0.0  # unused (constant learning rate)
-    lr_decay_updates: float = 0.0
-    init_optimism: float = 1.0  # beta_opt at init
-    init_kl_weight: float = 0.25  # tau_KL at init
-    dual_learning_rate: float = 3e-5  # Adam b1 0.5 for beta_opt and tau_KL
+    learning_rate: PositiveFloat = 3e-4  # actor, critic (AdamW), temperature (Adam b1 0.5)
+    gamma: Discount = 0.99
+    tau: PolyakRate = 0.005
+    target_entropy_scale: FiniteFloat = 0.5  # H_bar = -dim(A)/2
+    init_temperature: PositiveFloat = 1.0
+    final_learning_rate: NonNegativeFloat = 0.0  # unused (constant learning rate)
+    lr_decay_updates: DecayUpdates = 0.0
+    init_optimism: DualValue = 1.0  # beta_opt at init
+    init_kl_weight: DualValue = 0.25  # tau_KL at init
+    dual_learning_rate: PositiveFloat = 3e-5  # Adam b1 0.5 for beta_opt and tau_KL
 
 
 class BROState(NamedTuple):
@@ -123,7 +141,7 @@ def _dual_raw(value: jax.Array) -> jax.Array:
 def make_bro(config: BROConfig, hparams: BROHParams = BROHParams()) -> Agent:
     """Build BRO: SAC steps (critic -> actor -> alpha -> Polyak) plus the optimistic actor, its
     duals and resets."""
-    sac_hparams = SACHParams(*hparams[: len(SACHParams._fields)])
+    sac_hparams = SACHParams(**{name: getattr(hparams, name) for name in SACHParams._fields})
     steps = make_sac_steps(config, sac_hparams)
     shift_net = OptimisticShift(config.actor_width, config.action_size)
     # The optimistic actor is trained like the conservative one: optax.adamw defaults.

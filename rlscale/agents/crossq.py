@@ -15,41 +15,54 @@ import jax
 import jax.numpy as jnp
 
 from rlscale.agents.base import Agent, adam, apply_gradients, count_params
+from rlscale.agents.domains import (
+    AdamBeta,
+    Discount,
+    FiniteFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    one_of,
+)
+from rlscale.agents.variants import VALUE_LOSS
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, td_target
-from rlscale.losses.value import make_value_head, select_pessimistic
+from rlscale.losses.value import HEADS, make_value_head, select_pessimistic
 from rlscale.nets.batchrenorm import BRNMLP
 from rlscale.nets.mlp import Critic, make_ensemble
 from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
 from rlscale.types import Params, PRNGKey, Transition
+
+ValueLoss = one_of(*HEADS)
+Momentum = AdamBeta  # a running-average decay in [0, 1)
 
 
 @dataclasses.dataclass(frozen=True)
 class CrossQConfig:
     """Static configuration; defaults from the official CrossQ `train.py`."""
 
-    obs_size: int
-    action_size: int
-    critic_width: int = 2048  # the "wide critic" ([2048, 2048]; SBX uses 1024)
-    critic_depth: int = 2  # Dense-ReLU-BRN layers
-    actor_width: int = 256
-    actor_depth: int = 2
-    n_critics: int = 2  # the target takes the per-sample pessimistic member (CDQ)
-    policy_delay: int = 3  # critic updates per actor (and temperature) update
-    bn_momentum: float = 0.99  # BatchRenorm running-statistics momentum (train.py bn_momentum)
-    renorm_warmup_steps: int = 100_000  # BRN train calls as plain BatchNorm before r/d clipping
-    adam_b1: float = 0.5  # actor and critic Adam beta1
-    value_loss: str = "mse"  # a name in rlscale.losses.value.HEADS
-    v_min: float = -10.0  # categorical support, if value_loss is categorical
-    v_max: float = 10.0
-    n_bins: int = 101
+    obs_size: PositiveInt
+    action_size: PositiveInt
+    critic_width: PositiveInt = 2048  # the "wide critic" ([2048, 2048]; SBX uses 1024)
+    critic_depth: PositiveInt = 2  # Dense-ReLU-BRN layers
+    actor_width: PositiveInt = 256
+    actor_depth: PositiveInt = 2
+    n_critics: PositiveInt = 2  # the target takes the per-sample pessimistic member (CDQ)
+    policy_delay: PositiveInt = 3  # critic updates per actor (and temperature) update
+    bn_momentum: Momentum = 0.99  # BatchRenorm running-statistics momentum (train.py)
+    renorm_warmup_steps: NonNegativeInt = 100_000  # BRN calls as BatchNorm before r/d clipping
+    adam_b1: AdamBeta = 0.5  # actor and critic Adam beta1
+    value_loss: ValueLoss = "mse"  # a name in rlscale.losses.value.HEADS
+    v_min: FiniteFloat = -10.0  # categorical support, if value_loss is categorical
+    v_max: FiniteFloat = 10.0
+    n_bins: PositiveInt = 101
 
 
 class CrossQHParams(NamedTuple):
-    learning_rate: float = 1e-3  # actor, critic and temperature
-    gamma: float = 0.99
-    target_entropy_scale: float = 1.0  # H_bar = -dim(A)
-    init_temperature: float = 1.0
+    learning_rate: PositiveFloat = 1e-3  # actor, critic and temperature
+    gamma: Discount = 0.99
+    target_entropy_scale: FiniteFloat = 1.0  # H_bar = -dim(A)
+    init_temperature: PositiveFloat = 1.0
 
 
 class CrossQState(NamedTuple):
@@ -82,9 +95,7 @@ def _where(flag: jax.Array, new, old):
 
 def make_crossq(config: CrossQConfig, hparams: CrossQHParams = CrossQHParams()) -> Agent:
     """Build CrossQ's pure functions for `config`."""
-    head = make_value_head(
-        config.value_loss, v_min=config.v_min, v_max=config.v_max, n_bins=config.n_bins
-    )
+    head = make_value_head(config.value_loss, **VALUE_LOSS.build(config).head_options())
     actor_train, critic_train = _networks(config, head.n_outputs, train=True)
     actor_eval, critic_eval = _networks(config, head.n_outputs, train=False)
     optimizer, alpha_optimizer = adam(config.adam_b1), adam()

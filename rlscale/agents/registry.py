@@ -16,19 +16,46 @@ from rlscale.agents.bro import BROConfig, BROHParams, make_bro
 from rlscale.agents.crossq import CrossQConfig, CrossQHParams, make_crossq
 from rlscale.agents.sac import SACConfig, SACHParams, make_sac
 from rlscale.agents.simbav2 import SimbaV2Config, SimbaV2HParams, make_simbav2
+from rlscale.agents.variants import (
+    OPTIMISM,
+    SAC,
+    SAC_STEPS,
+    VALUE_LOSS,
+    Optimism,
+    Reads,
+    added_fields,
+    every_field,
+    fields,
+)
 
 
 class AgentSpec(NamedTuple):
     config: type  # frozen dataclass of static fields (must include obs_size and action_size)
     hparams: type  # NamedTuple of scalar hyperparameters with defaults
     make: Callable[..., Agent]
+    # the config keys `make`'s agent reads (rlscale.agents.variants); None: every field
+    reads: Reads | None = None
 
 
+# BRO is SAC's steps (make_sac_steps, not make_sac: no stream statistics, its own update order)
+# plus the optimism and reset settings it declares beyond SAC's.
+BRO_READS = SAC_STEPS | Reads(
+    (added_fields(BROConfig, SACConfig) | added_fields(BROHParams, SACHParams))
+    - fields(Optimism)
+    - {OPTIMISM.key},
+    (OPTIMISM,),
+)
 AGENTS: dict[str, AgentSpec] = {
-    "sac": AgentSpec(SACConfig, SACHParams, make_sac),  # critic_net=softmoe: SAC + SoftMoE critic
-    "crossq": AgentSpec(CrossQConfig, CrossQHParams, make_crossq),
-    "simbav2": AgentSpec(SimbaV2Config, SimbaV2HParams, make_simbav2),
-    "bro": AgentSpec(BROConfig, BROHParams, make_bro),
+    # critic_net=softmoe: SAC + SoftMoE critic
+    "sac": AgentSpec(SACConfig, SACHParams, make_sac, SAC),
+    "crossq": AgentSpec(
+        CrossQConfig,
+        CrossQHParams,
+        make_crossq,
+        every_field(CrossQConfig, CrossQHParams, choices=(VALUE_LOSS,)),
+    ),
+    "simbav2": AgentSpec(SimbaV2Config, SimbaV2HParams, make_simbav2, SAC),
+    "bro": AgentSpec(BROConfig, BROHParams, make_bro, BRO_READS),
 }
 ENV_FIELDS = ("obs_size", "action_size")  # set from the environment, never by a user
 
@@ -46,6 +73,18 @@ def static_fields(name: str) -> tuple[str, ...]:
 
 def hparam_fields(name: str) -> tuple[str, ...]:
     return tuple(spec(name).hparams._fields)
+
+
+def reads(name: str) -> Reads:
+    """What agent `name` reads of its flat config (every field where its spec declares nothing;
+    tests/test_config_variants.py checks each registered agent against what its code reads)."""
+    agent = spec(name)
+    return agent.reads or every_field(agent.config, agent.hparams)
+
+
+def readers(key: str) -> list[str]:
+    """The agents that may read `key` (with some values of their choices)."""
+    return [name for name in AGENTS if key in reads(name).possible()]
 
 
 def check_keys(name: str, keys: Any, where: str = "agent") -> None:

@@ -14,62 +14,82 @@ import jax
 import jax.numpy as jnp
 
 from rlscale.agents.base import Agent, adam, adamw, apply_gradients, count_params
+from rlscale.agents.domains import (
+    AdamBeta,
+    DecayUpdates,
+    Discount,
+    FiniteFloat,
+    Flag,
+    NonNegativeFloat,
+    PolyakRate,
+    PositiveFloat,
+    PositiveInt,
+    one_of,
+)
 from rlscale.agents.streams import with_stream_statistics
+from rlscale.agents.variants import CRITIC_NET, VALUE_LOSS
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
 from rlscale.losses.td import global_norm, polyak, td_target
-from rlscale.losses.value import make_value_head, reduce_members
-from rlscale.nets.bodies import LOG_STD_OUTPUTS, make_body
+from rlscale.losses.value import ENSEMBLE_RULES, HEADS, make_value_head, reduce_members
+from rlscale.nets.bodies import BODIES, LOG_STD_OUTPUTS, make_body
 from rlscale.nets.mlp import Critic, make_ensemble
-from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
+from rlscale.nets.policy import LOG_STD_MODES, TanhGaussianActor, sample_tanh_gaussian
 from rlscale.nets.simbav2 import project_hyper_dense
+from rlscale.nets.softmoe import TOKENIZATIONS
 from rlscale.types import Params, PRNGKey, Transition
+
+Net, ValueLoss, LogStd = one_of(*BODIES), one_of(*HEADS), one_of(*LOG_STD_MODES)
+EnsembleRule, Tokenize = one_of(*ENSEMBLE_RULES), one_of(*TOKENIZATIONS)
 
 
 @dataclasses.dataclass(frozen=True)
 class SACConfig:
-    """Static, shape-setting configuration (hashable; changing it means a new compiled program)."""
+    """Static, shape-setting configuration (hashable; changing it means a new compiled program).
 
-    obs_size: int
-    action_size: int
-    critic_width: int = 256  # hidden units per critic layer (N scales with width^2)
-    critic_depth: int = 2  # hidden layers (mlp/softmoe) or residual blocks (bronet/simbav2)
-    actor_width: int = 256
-    actor_depth: int = 2
-    n_critics: int = 2  # ensemble size
-    critic_layer_norm: bool = False  # LayerNorm before each critic activation (mlp only)
-    critic_net: str = "mlp"  # a name in rlscale.nets.bodies.BODIES
-    actor_net: str = "mlp"  # a name in rlscale.nets.bodies.BODIES
-    value_loss: str = "mse"  # a name in rlscale.losses.value.HEADS
-    v_min: float = -10.0  # categorical support (hl_gauss/two_hot/c51); fixed under reward scaling
-    v_max: float = 10.0
-    n_bins: int = 101  # categorical bins, or quantiles for value_loss=quantile
-    target_rule: str = "min"  # ensemble rule for target and actor: min (CDQ) or mean (BRO)
-    moe_experts: int = 4  # softmoe: experts (each Dense(width)-ReLU-Dense(token))
-    moe_tokens: int = 8  # softmoe: tokens per sample (chunk tokenisation: width / tokens each)
-    moe_tokenize: str = "chunk"  # softmoe: chunk (hidden-vector chunks) or feature (one per input)
-    actor_log_std: str = "clip"  # clip to [-20, 2] (SBX) or tanh into [-10, 2] (SimbaV2, BRO)
+    Each hint is the field's value domain (rlscale.agents.domains); which fields a variant reads
+    is in rlscale.agents.variants."""
+
+    obs_size: PositiveInt
+    action_size: PositiveInt
+    critic_width: PositiveInt = 256  # hidden units per critic layer (N scales with width^2)
+    critic_depth: PositiveInt = 2  # hidden layers (mlp/softmoe) or residual blocks (bronet/simbav2)
+    actor_width: PositiveInt = 256
+    actor_depth: PositiveInt = 2
+    n_critics: PositiveInt = 2  # ensemble size
+    critic_layer_norm: Flag = False  # LayerNorm before each critic activation (mlp only)
+    critic_net: Net = "mlp"  # a name in rlscale.nets.bodies.BODIES
+    actor_net: Net = "mlp"  # a name in rlscale.nets.bodies.BODIES
+    value_loss: ValueLoss = "mse"  # a name in rlscale.losses.value.HEADS
+    v_min: FiniteFloat = -10.0  # categorical support (hl_gauss/two_hot/c51); fixed under scaling
+    v_max: FiniteFloat = 10.0
+    n_bins: PositiveInt = 101  # categorical bins, or quantiles for value_loss=quantile
+    target_rule: EnsembleRule = "min"  # ensemble rule for target and actor: min (CDQ), mean (BRO)
+    moe_experts: PositiveInt = 4  # softmoe: experts (each Dense(width)-ReLU-Dense(token))
+    moe_tokens: PositiveInt = 8  # softmoe: tokens per sample (chunk tokens: width / tokens each)
+    moe_tokenize: Tokenize = "chunk"  # softmoe: chunk (hidden-vector chunks), feature (per input)
+    actor_log_std: LogStd = "clip"  # clip to [-20, 2] (SBX) or tanh into [-10, 2] (SimbaV2, BRO)
     # SimbaV2's stream statistics (rlscale.agents.streams), for any SAC variant:
-    reward_scaling: bool = False  # r / max(std(G), max|G| / g_max), G the running return
-    reward_g_max: float = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
-    obs_norm: bool = False  # RSNorm: (o - mean) / sqrt(var + 1e-8) with running moments
-    actor_first: bool = False  # SimbaV2 order actor -> alpha -> critic -> target
-    adam_b1: float = 0.9  # actor and critic Adam beta1
-    weight_decay: float = 0.0  # > 0: AdamW (BRO) for actor and critic
-    temperature_b1: float = 0.9  # temperature Adam beta1 (BRO: 0.5)
-    temperature_on_log_alpha: bool = True  # SBX form log(alpha)*(H-H_bar); False: alpha*(H-H_bar)
+    reward_scaling: Flag = False  # r / max(std(G), max|G| / g_max), G the running return
+    reward_g_max: PositiveFloat = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
+    obs_norm: Flag = False  # RSNorm: (o - mean) / sqrt(var + 1e-8) with running moments
+    actor_first: Flag = False  # SimbaV2 order actor -> alpha -> critic -> target
+    adam_b1: AdamBeta = 0.9  # actor and critic Adam beta1
+    weight_decay: NonNegativeFloat = 0.0  # > 0: AdamW (BRO) for actor and critic
+    temperature_b1: AdamBeta = 0.9  # temperature Adam beta1 (BRO: 0.5)
+    temperature_on_log_alpha: Flag = True  # SBX log(alpha)*(H-H_bar); False: alpha*(H-H_bar)
 
 
 class SACHParams(NamedTuple):
     """Scalar hyperparameters: array leaves, vmappable across runs of one compiled program."""
 
-    learning_rate: float = 3e-4  # actor, critic and temperature (Adam)
-    gamma: float = 0.99  # discount
-    tau: float = 0.005  # Polyak rate of the target critic, every update
-    target_entropy_scale: float = 1.0  # H_bar = -scale * action_size
-    init_temperature: float = 1.0  # alpha at step 0
-    final_learning_rate: float = 0.0  # linear decay target (SimbaV2 5e-5); unused if no decay
+    learning_rate: PositiveFloat = 3e-4  # actor, critic and temperature (Adam)
+    gamma: Discount = 0.99  # discount
+    tau: PolyakRate = 0.005  # Polyak rate of the target critic, every update
+    target_entropy_scale: FiniteFloat = 1.0  # H_bar = -scale * action_size
+    init_temperature: PositiveFloat = 1.0  # alpha at step 0
+    final_learning_rate: NonNegativeFloat = 0.0  # linear decay target (SimbaV2 5e-5)
     # updates of the linear decay; 0 = constant learning rate, -1 = the run's own update count
-    lr_decay_updates: float = 0.0
+    lr_decay_updates: DecayUpdates = 0.0
 
 
 class SACState(NamedTuple):
@@ -112,22 +132,15 @@ class SACSteps(NamedTuple):
 
 def make_networks(config: SACConfig) -> tuple[Any, Any, Any]:
     """(value head, actor module, ensemble critic module) named by the config."""
-    head = make_value_head(
-        config.value_loss, v_min=config.v_min, v_max=config.v_max, n_bins=config.n_bins
-    )
-    moe = {
-        "n_experts": config.moe_experts,
-        "n_tokens": config.moe_tokens,
-        "tokenize": config.moe_tokenize,
-        "layer_norm": config.critic_layer_norm,
-    }
+    loss, net = VALUE_LOSS.build(config), CRITIC_NET.build(config)
+    head = make_value_head(config.value_loss, **loss.head_options())
     actor_torso, actor_out = make_body(config.actor_net, config.actor_width, config.actor_depth)
     log_std_out = LOG_STD_OUTPUTS.get(config.actor_net)
     actor = TanhGaussianActor(
         actor_torso, config.action_size, actor_out, config.actor_log_std, log_std_out
     )
     critic_torso, critic_out = make_body(
-        config.critic_net, config.critic_width, config.critic_depth, **moe
+        config.critic_net, config.critic_width, config.critic_depth, **net.body_options()
     )
     critic = make_ensemble(Critic, config.n_critics)(critic_torso, head.n_outputs, critic_out)
     return head, actor, critic

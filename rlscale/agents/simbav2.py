@@ -13,6 +13,14 @@ import dataclasses
 from typing import NamedTuple
 
 from rlscale.agents.base import Agent
+from rlscale.agents.domains import (
+    DecayUpdates,
+    Discount,
+    FiniteFloat,
+    NonNegativeFloat,
+    PolyakRate,
+    PositiveFloat,
+)
 from rlscale.agents.sac import SACConfig, make_sac
 
 
@@ -42,13 +50,13 @@ class SimbaV2Config(SACConfig):
 class SimbaV2HParams(NamedTuple):
     """SACHParams fields with SimbaV2's defaults (same names, so the SAC update reads them)."""
 
-    learning_rate: float = 1e-4  # initial lr, Adam (actor, critic, temperature)
-    gamma: float = 0.99  # DMC heuristic value (MuJoCo 0.995)
-    tau: float = 0.005
-    target_entropy_scale: float = 0.5  # H_bar = -0.5 dim(A)
-    init_temperature: float = 0.01
-    final_learning_rate: float = 5e-5  # linear decay end
-    lr_decay_updates: float = -1.0  # the run's total updates (official: exactly that)
+    learning_rate: PositiveFloat = 1e-4  # initial lr, Adam (actor, critic, temperature)
+    gamma: Discount = 0.99  # DMC heuristic value (MuJoCo 0.995)
+    tau: PolyakRate = 0.005
+    target_entropy_scale: FiniteFloat = 0.5  # H_bar = -0.5 dim(A)
+    init_temperature: PositiveFloat = 0.01
+    final_learning_rate: NonNegativeFloat = 5e-5  # linear decay end
+    lr_decay_updates: DecayUpdates = -1.0  # the run's total updates (official: exactly that)
 
 
 def make_simbav2(config: SimbaV2Config, hparams: SimbaV2HParams = SimbaV2HParams()) -> Agent:

@@ -34,6 +34,7 @@ from rlscale.agents.normalization import (
     update_returns,
     update_running,
 )
+from rlscale.agents.variants import REWARD_SCALING, RewardScaling
 from rlscale.types import Params, PRNGKey, Transition
 
 
@@ -63,13 +64,15 @@ def with_stream_statistics(core: Agent, config: Any, hparams: NamedTuple) -> Age
         hparams: the defaults the returned agent exposes (`core`'s field names).
     """
 
+    scaling = REWARD_SCALING.build(config)  # reward_g_max read only when scaling
+
     def norm_obs(stats: RunningMeanStd, obs: jax.Array) -> jax.Array:
         return normalize(stats, obs) if config.obs_norm else obs
 
     def scale(state: StreamState) -> jax.Array:
-        if not config.reward_scaling:
+        if not isinstance(scaling, RewardScaling):
             return jnp.ones(())
-        return reward_scale(state.return_stats, config.reward_g_max)
+        return reward_scale(state.return_stats, scaling.reward_g_max)
 
     def init(key: PRNGKey, hp: NamedTuple | None = None) -> StreamState:
         inner = core.init(key, hp if hp is not None else hparams)

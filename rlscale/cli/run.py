@@ -49,7 +49,11 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
             )
         key, _, inline = token[2:].partition("=")
         value = inline if inline else tokens[index + 1]
-        overrides[key.replace("-", "_")] = yaml.safe_load(value)
+        try:
+            overrides[key.replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError(f"--{key} {value!r}: not a valid YAML value: {problem}") from None
         index += 1 if inline else 2
     return overrides
 

@@ -56,6 +56,15 @@ def check_name(name: str) -> None:
         raise _unknown(f"{family} env", rest, [f"{family}:{v}" for v in valid])
 
 
+def check_action_repeat(name: str, action_repeat: int) -> None:
+    """Raise a ValueError for an action repeat the env's family cannot apply (jax, brax: only 1)."""
+    if name.partition(":")[0] in ("jax", "brax") and action_repeat > 1:
+        raise ValueError(
+            f"{name}: action_repeat={action_repeat} is supported on dmc, gym and "
+            "playground envs only"
+        )
+
+
 def is_host(name: str) -> bool:
     """True for families stepped on the host (trained by the host driver, not the compiled loop)."""
     return name.partition(":")[0] in HOST_FAMILIES
@@ -67,12 +76,8 @@ def make(
     """Build env `name`. max_episode_steps: None = the family default; action_repeat: 0 = the
     family default (2 on DMC and Playground, 1 elsewhere; the jax and brax families take only 1)."""
     check_name(name)
+    check_action_repeat(name, action_repeat)
     family, rest = name.split(":", 1)
-    if family in ("jax", "brax") and action_repeat > 1:
-        raise ValueError(
-            f"{name}: action_repeat={action_repeat} is supported on dmc, gym and "
-            "playground envs only"
-        )
     kwargs = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
     if family == "jax":
         return JAX_ENVS[rest](**kwargs)

@@ -21,7 +21,15 @@ from rlscale.losses.categorical import (
 from rlscale.losses.head import ValueHead
 from rlscale.losses.td import td_target
 
-__all__ = ["HEADS", "ValueHead", "make_value_head", "reduce_members", "select_pessimistic"]
+__all__ = [
+    "ENSEMBLE_RULES",
+    "HEADS",
+    "ValueHead",
+    "make_value_head",
+    "reduce_members",
+    "select_pessimistic",
+]
+ENSEMBLE_RULES = ("min", "mean")  # reduce_members' rules
 
 
 def make_mse_head(**_: Any) -> ValueHead:
@@ -66,7 +74,7 @@ def reduce_members(head: ValueHead, outputs: jax.Array, rule: str) -> jax.Array:
         return select_pessimistic(head, outputs)
     if rule == "mean":
         return head.mix(outputs)
-    raise ValueError(f"unknown ensemble rule {rule!r}; valid: ['mean', 'min']")
+    raise ValueError(f"unknown ensemble rule {rule!r}; valid: {list(ENSEMBLE_RULES)}")
 
 
 HEADS: dict[str, Callable[..., ValueHead]] = {

@@ -20,19 +20,18 @@ def make_body(name: str, width: int, depth: int, **options: Any) -> tuple[nn.Mod
 
     Names: "mlp" (options: layer_norm), "bronet" (BRO), "simbav2" (SimbaV2 hyperspherical),
     "softmoe" (options: n_experts, n_tokens, tokenize; SoftMoE replaces the penultimate layer).
-    CrossQ's BatchRenorm MLP needs a train flag and lives in rlscale.nets.batchrenorm.
+    Options are the torso module's own fields, so one it does not have is a TypeError, never
+    ignored. CrossQ's BatchRenorm MLP needs a train flag and lives in rlscale.nets.batchrenorm.
 
     Returns:
         (torso module, output factory n_outputs -> module).
     """
     if name == "mlp":
-        return MLP(width, depth, layer_norm=options.get("layer_norm", False)), nn.Dense
+        return MLP(width, depth, **options), nn.Dense
     if name == "bronet":
-        return bronet.BroNet(width, depth), bronet.output_layer
+        return bronet.BroNet(width, depth, **options), bronet.output_layer
     if name == "simbav2":
-        return simbav2.SimbaV2Torso(width, depth), simbav2.SimbaV2Head
+        return simbav2.SimbaV2Torso(width, depth, **options), simbav2.SimbaV2Head
     if name == "softmoe":
-        keys = ("n_experts", "n_tokens", "tokenize")
-        torso = softmoe.SoftMoETorso(width, depth, **{k: options[k] for k in keys if k in options})
-        return torso, nn.Dense
+        return softmoe.SoftMoETorso(width, depth, **options), nn.Dense
     raise ValueError(f"unknown network {name!r}; valid: {sorted(BODIES)}")

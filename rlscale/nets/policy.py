@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 # SBX clips log sigma to this range (sbx/sac/policies.py).
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+LOG_STD_MODES = ("clip", "tanh")  # TanhGaussianActor.log_std
 
 
 class TanhGaussianActor(nn.Module):

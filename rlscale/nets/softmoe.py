@@ -18,6 +18,8 @@ import jax.numpy as jnp
 
 from rlscale.nets.mlp import MLP
 
+TOKENIZATIONS = ("chunk", "feature")  # SoftMoETorso.tokenize
+
 
 def route(tokens: jax.Array, phi: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Dispatch and combine weights from logits[b,i,e,s] = tokens[b,i] . phi[:,e,s].
@@ -104,4 +106,4 @@ class SoftMoETorso(nn.Module):
             b = self.param("embed_b", nn.initializers.zeros, (x.shape[-1], token_size))
             tokens = x[..., None] * w + b
             return MLP(self.width, self.depth - 1)(moe(tokens).reshape(*x.shape[:-1], -1))
-        raise ValueError(f"unknown tokenize {self.tokenize!r}; valid: ['chunk', 'feature']")
+        raise ValueError(f"unknown tokenize {self.tokenize!r}; valid: {list(TOKENIZATIONS)}")

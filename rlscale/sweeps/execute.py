@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rlscale.config import ConfigError
 from rlscale.sweeps import lease, store
 from rlscale.sweeps.lease import lease_path
 from rlscale.sweeps.plan import split_groups
@@ -80,6 +82,8 @@ def memory_budget(memory_gb: float | None = None, ray: bool = False) -> float | 
     """Bytes one job may use: `memory_gb` if given; else the local device's memory, or half the
     RAM on a CPU; None (no split) for Ray, whose driver cannot see the workers' devices."""
     if memory_gb is not None:
+        if not math.isfinite(memory_gb) or memory_gb <= 0:
+            raise ConfigError(f"--memory-gb {memory_gb}: must be a finite number of GiB > 0")
         return memory_gb * 2**30
     if ray:
         return None

@@ -45,7 +45,7 @@ class _Where:
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.lines = node_lines(text)
+        self.lines = node_lines(text, path)
 
     def __call__(self, dotted: str) -> str:
         line = self.lines.get(dotted) or self.lines.get(dotted.rsplit(".", 1)[0])
@@ -116,8 +116,8 @@ def _env_keys(spec: dict, where: _Where, path: Path) -> tuple[dict, dict[str, st
     preset = None if ":" in env else _preset("envs", env, path)
     if preset is None:
         return {"env": env}, {"env": where("env")}
-    lines = node_lines(preset.read_text())
     flat = load_yaml(preset)
+    lines = node_lines(preset.read_text(), preset)
     return flat, {k: f"{preset}:{lines[k]}" for k in flat}
 
 

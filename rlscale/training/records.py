@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from rlscale import agents
+from rlscale.agents import domains
 from rlscale.results import RUN_COLUMNS, check_metric_names
 from rlscale.training.flops import update_flops
 from rlscale.training.group import Group
@@ -74,7 +75,7 @@ def result(
     )
 
 
-RUN_LENGTH = -1.0  # lr_decay_updates: decay over the run's own number of updates
+RUN_LENGTH = domains.RUN_LENGTH  # lr_decay_updates: decay over the run's own number of updates
 
 
 def initial_inputs(group: Group, agent: agents.Agent):
