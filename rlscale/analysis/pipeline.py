@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rlscale.analysis import fits as p1_fits
-from rlscale.analysis import frontier, hparams, iqm, pipeline_p2, threshold
+from rlscale.analysis import frontier, hparams, iqm, pipeline_p2, select, threshold
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.load import apply_widths, normalize_returns
 from rlscale.analysis.recipe import Recipe
@@ -97,9 +97,16 @@ def run(tidy: pd.DataFrame, recipe: Recipe, source: str = "") -> Analysis:
 
 def _run(tidy: pd.DataFrame, recipe: Recipe, source: str) -> Analysis:
     analysis = Analysis(recipe, source)
-    tidy = normalize_returns(apply_widths(tidy, recipe.critic_params_by_width), recipe.bounds())
+    # selection first (RecipeErrors propagate: a bad `select` is the user's mistake, not the data's)
+    chosen = analysis.attempt(
+        "select", select.apply, apply_widths(tidy, recipe.critic_params_by_width), recipe
+    )
+    if chosen is None:
+        return analysis
+    tidy, analysis.meta["select"] = chosen
+    tidy = normalize_returns(tidy, recipe.bounds())
     agents = [a for a in tidy["agent"].dropna().unique() if a]
-    analysis.meta = {
+    analysis.meta |= {
         "agent": agents[0] if len(agents) == 1 else recipe.agent,
         "envs": sorted(tidy["env"].unique()),
         "utds": sorted(float(u) for u in tidy["utd"].unique()),

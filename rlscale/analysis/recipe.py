@@ -7,13 +7,21 @@ the valid keys.
 
 from __future__ import annotations
 
+import ast
 import typing
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rlscale.analysis.errors import RecipeError
 
@@ -47,6 +55,30 @@ class Thresholds(_Strict):
             return np.linspace(low, high, count)
         low, high, count = self.gap_logspace
         return 1000.0 - np.logspace(np.log10(1000.0 - low), np.log10(1000.0 - high), count)
+
+
+class Select(_Strict):
+    """Which runs the analysis uses, applied before anything else (`select.apply`).
+
+    envs: keep only these envs (None: all). exclude_envs: drop these. where: a pandas query over
+    run-level columns (`select.RUN_LEVEL`: utd, batch_size, learning_rate, critic_width,
+    critic_params, variant, agent, seed, status, env) selecting whole runs.
+    """
+
+    envs: list[str] | None = None
+    exclude_envs: list[str] = []
+    where: str | None = None
+
+    @field_validator("where")
+    @classmethod
+    def _parses(cls, where: str | None) -> str | None:
+        """A syntax error is caught with the recipe, before any data is read."""
+        if where is not None and not any(mark in where for mark in "`@"):
+            try:
+                ast.parse(where, mode="eval")
+            except SyntaxError as error:
+                raise ValueError(f"not a valid query expression: {error.msg}") from None
+        return where
 
 
 class Bounds(_Strict):
@@ -109,6 +141,7 @@ class Recipe(_Strict):
 
     metric: str = "eval/return"
     agent: str = "sac"
+    select: Select = Select()
     normalize: dict[str, Bounds] = {"jax:pendulum": Bounds(min=-1500.0, max=0.0)}
     thresholds: Thresholds = Thresholds(gap_logspace=(300.0, 800.0, 10))
     env_thresholds: dict[str, Thresholds] = {}
@@ -121,6 +154,18 @@ class Recipe(_Strict):
     p2: P2 = P2()
     report: Report = Report()
     reproduce: Reproduce = Reproduce()
+    _path: str | None = PrivateAttr(default=None)  # the YAML file it was read from, if any
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings (where a recipe was read from does not count)."""
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # dict-valued fields: not hashable anyway
+
+    @property
+    def source(self) -> str:
+        """The recipe's file for error messages ("the recipe" when built in code)."""
+        return self._path or "the recipe"
 
     def thresholds_for(self, env: str) -> np.ndarray:
         """Thresholds J of one env (its override, else the shared list)."""
@@ -151,9 +196,11 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
     if not isinstance(content, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of keys, got {type(content).__name__}")
     try:
-        return Recipe.model_validate(content)
+        recipe = Recipe.model_validate(content)
     except ValidationError as error:
         raise RecipeError("\n".join(_explain(path, e) for e in error.errors())) from None
+    recipe._path = str(path)
+    return recipe
 
 
 def _explain(path: Path, error: dict) -> str:
