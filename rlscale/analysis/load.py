@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from rlscale import results
 
@@ -40,6 +41,7 @@ TIDY_COLUMNS = (
     "status",
 )
 RETURN_METRIC = "eval/return"
+RESETS_METRIC = "run/resets"  # resets applied so far at each eval point (rlscale runs)
 LAYOUTS = ("auto", "rlscale", "value-scaling", "bro-ablation")
 
 # The published zips name metrics by their training-code keys; map them onto rlscale's names.
@@ -227,7 +229,7 @@ def _load_bro_ablation(root: Path) -> pd.DataFrame:
 
 
 def _load_rlscale(root: Path) -> pd.DataFrame:
-    frame = results.read(root)
+    frame = _with_reset_counts(results.read(root), root)
     # N is logged as a metric; broadcast it onto every row of its run.
     params = frame[frame["metric"] == "model/critic_params"].groupby("run_id")["value"].max()
     frame["critic_params"] = frame["run_id"].map(params).astype(float)
@@ -246,3 +248,39 @@ def _load_rlscale(root: Path) -> pd.DataFrame:
     for column in ("utd", "batch_size", "learning_rate", "critic_width", "env_steps", "updates"):
         frame[column] = frame[column].astype(float)
     return frame
+
+
+def _with_reset_counts(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """Every run with a `run/resets` series, so the analysis uses the resets each run recorded.
+
+    Runs that logged the metric keep it. Otherwise the count at each eval point is the number of
+    the run's `reset_env_steps` (status.json, or config.yaml of a `rlscale train` dir) at or before
+    it, and 0 when neither is there: the trainers record both whenever the agent resets.
+    """
+    logged = set(frame.loc[frame["metric"] == RESETS_METRIC, "run_id"])
+    steps_by_run = _recorded_reset_steps(root)
+    points = frame[~frame["run_id"].isin(logged)].drop_duplicates(["run_id", "env_steps"])
+    if points.empty:
+        return frame
+    counts = [
+        float(np.sum(np.asarray(steps_by_run.get(run_id, []), float) <= step))
+        for run_id, step in zip(points["run_id"], points["env_steps"], strict=True)
+    ]
+    added = points.assign(metric=RESETS_METRIC, value=counts)
+    return pd.concat([frame, added], ignore_index=True)
+
+
+def _recorded_reset_steps(root: Path) -> dict[str, list[float]]:
+    """run_id -> the env steps of its resets, from each metrics file's status.json/config.yaml."""
+    files = [root] if root.is_file() else sorted(root.rglob(results.METRICS_FILE))
+    found = {}
+    for file in files:
+        status = results.read_status(file.parent / results.STATUS_FILE) or {}
+        steps = status.get("reset_env_steps")
+        config = file.parent / results.CONFIG_FILE
+        if steps is None and config.is_file():
+            steps = (yaml.safe_load(config.read_text()) or {}).get("reset_env_steps")
+        if steps:
+            for run_id in pd.read_parquet(file, columns=["run_id"])["run_id"].unique():
+                found[str(run_id)] = list(steps)
+    return found

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from rlscale.analysis import fits as p1_fits
-from rlscale.analysis import frontier, hparams, iqm, pipeline_p2, threshold
+from rlscale.analysis import frontier, hparams, iqm, pipeline_p2, stages, threshold
 from rlscale.analysis.errors import AnalysisError
-from rlscale.analysis.load import apply_widths, normalize_returns
 from rlscale.analysis.recipe import Recipe
 from rlscale.analysis.threads import one_blas_thread
 
@@ -45,6 +44,7 @@ class Analysis:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     sizes: list[SizeResult] = field(default_factory=list)
     p2: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, dict] = field(default_factory=dict)  # env -> resolved values and rule
     messages: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -62,33 +62,6 @@ class Analysis:
             self.tables[name] = table if previous is None else pd.concat([previous, table])
 
 
-def prepare(tidy: pd.DataFrame, recipe: Recipe) -> list[threshold.Curve]:
-    """Group normalised runs into curves; AnalysisError if the metric is missing or unscaled."""
-    present = sorted(tidy["metric"].unique())
-    if recipe.metric not in present:
-        raise AnalysisError(f"metric {recipe.metric!r} is not in the runs; present: {present}")
-    known = set(recipe.normalize)
-    unknown = sorted(set(tidy["env"]) - known)
-    counts = {env: len(recipe.thresholds_for(env)) for env in tidy["env"].unique()}
-    if len(set(counts.values())) > 1:
-        raise AnalysisError(
-            f"envs have different numbers of thresholds {counts}; the env "
-            "average of D_J(σ) pairs thresholds by index, so use one count"
-        )
-    curves = threshold.make_curves(tidy, recipe.metric)
-    unscaled = [c.returns for c in curves if c.config["env"] in unknown]
-    if unscaled and recipe.metric == "eval/return":
-        low = min(np.nanmin(r) for r in unscaled)
-        high = max(np.nanmax(r) for r in unscaled)
-        # noise may overshoot a bit; anything far outside 0–1000 is an unnormalised scale
-        if low < -100.0 or high > 1500.0:
-            raise AnalysisError(
-                f"returns of {unknown} span [{low:.4g}, {high:.4g}], not 0–1000, and the recipe "
-                "has no `normalize` entry for them; add {min: ..., max: ...} per env"
-            )
-    return curves
-
-
 def run(tidy: pd.DataFrame, recipe: Recipe, source: str = "") -> Analysis:
     """The whole P1 (+ P2 when several N exist) analysis of a tidy frame (issue steps 2–9)."""
     with one_blas_thread():  # see threads.py
@@ -97,17 +70,11 @@ def run(tidy: pd.DataFrame, recipe: Recipe, source: str = "") -> Analysis:
 
 def _run(tidy: pd.DataFrame, recipe: Recipe, source: str) -> Analysis:
     analysis = Analysis(recipe, source)
-    tidy = normalize_returns(apply_widths(tidy, recipe.critic_params_by_width), recipe.bounds())
-    agents = [a for a in tidy["agent"].dropna().unique() if a]
-    analysis.meta = {
-        "agent": agents[0] if len(agents) == 1 else recipe.agent,
-        "envs": sorted(tidy["env"].unique()),
-        "utds": sorted(float(u) for u in tidy["utd"].unique()),
-    }
-    curves = analysis.attempt("load", prepare, tidy, recipe)
-    if not curves:
+    prepared = stages.prepare(analysis, tidy)
+    if prepared is None:
         return analysis
-    analysis.curves = curves
+    tidy, curves = prepared
+    recipe = analysis.recipe  # thresholds resolved
     boot = recipe.bootstrap
     crossings = threshold.crossing_frame(
         curves, recipe.thresholds_for, boot.samples, boot.seed, recipe.reset_every_updates

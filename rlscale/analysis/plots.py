@@ -63,7 +63,7 @@ def learning_curves(analysis: Analysis, samples: int = 100) -> list[Plot]:
             label = f"B={c['batch_size']:g} η={c['learning_rate']:.2g} N={c['critic_params']:.2g}"
             (line,) = ax.plot(curve.steps, mean, lw=1, label=label)
             ax.fill_between(curve.steps, low, high, color=line.get_color(), alpha=0.2)
-        for value in analysis.recipe.thresholds_for(env):
+        for value in analysis.thresholds.get(env, {}).get("values", []):
             ax.axhline(value, color="grey", lw=0.3)
         ax.set(title=f"{env}, σ={utd:g}", xlabel="env steps", ylabel="return (0–1000)")
         ax.legend(fontsize=5)

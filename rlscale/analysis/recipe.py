@@ -7,15 +7,24 @@ the valid keys.
 
 from __future__ import annotations
 
+import ast
 import typing
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from rlscale.analysis.errors import RecipeError
+from rlscale.analysis.errors import AnalysisError, RecipeError
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "analysis" / "default.yaml"
 
@@ -25,10 +34,14 @@ class _Strict(BaseModel):
 
 
 class Thresholds(_Strict):
-    """Performance thresholds J on the 0–1000 scale; set exactly one of the three fields."""
+    """Performance thresholds J on the 0–1000 scale; set exactly one of the three fields.
+
+    `linspace: [low, auto, count]` takes its top from the runs: J_max of the recipe's `top` rule
+    (`top.py`), resolved per env by the pipeline before any threshold is used.
+    """
 
     values: list[float] | None = None
-    linspace: tuple[float, float, int] | None = None  # P2: np.linspace(low, high, count)
+    linspace: tuple[float, float | Literal["auto"], int] | None = None  # P2: np.linspace
     gap_logspace: tuple[float, float, int] | None = None  # P1: 1000 - logspace(1000-low, 1000-high)
 
     @model_validator(mode="after")
@@ -38,8 +51,28 @@ class Thresholds(_Strict):
             raise ValueError("set exactly one of values, linspace, gap_logspace")
         return self
 
+    @property
+    def uses_auto(self) -> bool:
+        return self.linspace is not None and self.linspace[1] == "auto"
+
+    @property
+    def count(self) -> int:
+        return (
+            len(self.values) if self.values is not None else (self.linspace or self.gap_logspace)[2]
+        )
+
+    def with_top(self, top: float) -> Thresholds:
+        """This `linspace: [low, auto, count]` with `auto` replaced by `top`."""
+        low, _, count = self.linspace
+        return Thresholds(linspace=(low, float(top), count))
+
     def resolve(self) -> np.ndarray:
         """The thresholds as an increasing float array."""
+        if self.uses_auto:
+            raise AnalysisError(
+                "thresholds `linspace: [low, auto, count]` have no top yet: it is resolved from "
+                "the runs by the pipeline (top.resolve)"
+            )
         if self.values is not None:
             return np.sort(np.asarray(self.values, float))
         if self.linspace is not None:
@@ -47,6 +80,40 @@ class Thresholds(_Strict):
             return np.linspace(low, high, count)
         low, high, count = self.gap_logspace
         return 1000.0 - np.logspace(np.log10(1000.0 - low), np.log10(1000.0 - high), count)
+
+
+class Top(_Strict):
+    """The `auto` top threshold of each env (Fu et al. 2025, BRO-DMC): J_max =
+    floor(factor · q(final isotonic return over the selected runs) / floor_to) · floor_to, with q
+    the `final_return_quantile` (numpy's default linear interpolation)."""
+
+    final_return_quantile: float = Field(0.2, ge=0.0, le=1.0)
+    factor: float = Field(0.95, gt=0.0)
+    floor_to: float = Field(10.0, gt=0.0)
+
+
+class Select(_Strict):
+    """Which runs the analysis uses, applied before anything else (`select.apply`).
+
+    envs: keep only these envs (None: all). exclude_envs: drop these. where: a pandas query over
+    run-level columns (`select.RUN_LEVEL`: utd, batch_size, learning_rate, critic_width,
+    critic_params, variant, agent, seed, status, env) selecting whole runs.
+    """
+
+    envs: list[str] | None = None
+    exclude_envs: list[str] = []
+    where: str | None = None
+
+    @field_validator("where")
+    @classmethod
+    def _parses(cls, where: str | None) -> str | None:
+        """A syntax error is caught with the recipe, before any data is read."""
+        if where is not None and not any(mark in where for mark in "`@"):
+            try:
+                ast.parse(where, mode="eval")
+            except SyntaxError as error:
+                raise ValueError(f"not a valid query expression: {error.msg}") from None
+        return where
 
 
 class Bounds(_Strict):
@@ -109,9 +176,11 @@ class Recipe(_Strict):
 
     metric: str = "eval/return"
     agent: str = "sac"
+    select: Select = Select()
     normalize: dict[str, Bounds] = {"jax:pendulum": Bounds(min=-1500.0, max=0.0)}
     thresholds: Thresholds = Thresholds(gap_logspace=(300.0, 800.0, 10))
     env_thresholds: dict[str, Thresholds] = {}
+    top: Top = Top()
     critic_params_by_width: dict[float, float] = {}
     reset_every_updates: float | None = None
     bootstrap: Bootstrap = Bootstrap()
@@ -121,10 +190,33 @@ class Recipe(_Strict):
     p2: P2 = P2()
     report: Report = Report()
     reproduce: Reproduce = Reproduce()
+    _path: str | None = PrivateAttr(default=None)  # the YAML file it was read from, if any
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings (where a recipe was read from does not count)."""
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # dict-valued fields: not hashable anyway
+
+    @property
+    def source(self) -> str:
+        """The recipe's file for error messages ("the recipe" when built in code)."""
+        return self._path or "the recipe"
 
     def thresholds_for(self, env: str) -> np.ndarray:
         """Thresholds J of one env (its override, else the shared list)."""
-        return self.env_thresholds.get(env, self.thresholds).resolve()
+        return self.threshold_spec(env).resolve()
+
+    def threshold_spec(self, env: str) -> Thresholds:
+        """The thresholds entry of one env (its override, else the shared one), unresolved."""
+        return self.env_thresholds.get(env, self.thresholds)
+
+    def with_tops(self, tops: dict[str, float]) -> Recipe:
+        """A copy whose `auto` thresholds of the envs in `tops` are linspaces up to that top."""
+        resolved = dict(self.env_thresholds)
+        for env, top in tops.items():
+            resolved[env] = self.threshold_spec(env).with_top(top)
+        return self.model_copy(update={"env_thresholds": resolved})
 
     def bounds(self) -> dict[str, tuple[float, float]]:
         return {env: (b.min, b.max) for env, b in self.normalize.items()}
@@ -151,9 +243,11 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
     if not isinstance(content, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of keys, got {type(content).__name__}")
     try:
-        return Recipe.model_validate(content)
+        recipe = Recipe.model_validate(content)
     except ValidationError as error:
         raise RecipeError("\n".join(_explain(path, e) for e in error.errors())) from None
+    recipe._path = str(path)
+    return recipe
 
 
 def _explain(path: Path, error: dict) -> str:

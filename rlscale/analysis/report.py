@@ -35,6 +35,7 @@ TABLE_CAPTIONS = {
     "frontier": "Fitted data D_J(σ), compute C_J(σ) and budget F on the σ grid.",
     "frontier_points": "Observed configs on the data–compute Pareto frontier of each threshold.",
     "budget_optima": "Budget-optimal σ* per threshold (argmin of C + δD on the σ grid).",
+    "thresholds": "The thresholds J of every env as used (an `auto` top resolved from the runs).",
     "iqm_final_return": "Cross-env IQM of the final return per σ (stratified bootstrap CI).",
     "p2_data_efficiency": "P2: data to threshold at the best batch size per (env, σ, N), fitted.",
     "p2_batch_size": "P2: bootstrap-mean best batch size per (env, σ, N) and B*(σ, N).",
@@ -77,6 +78,7 @@ def fits_json(analysis: Analysis) -> dict:
             "meta": analysis.meta,
             "recipe": analysis.recipe.model_dump(mode="json"),
             "messages": analysis.messages,
+            "thresholds": analysis.thresholds,
             "p1": sizes,
             "p2": analysis.p2,
         }
@@ -111,7 +113,13 @@ def fit_statuses(analysis: Analysis) -> list[tuple[str, str, str, float]]:
 def summary_lines(analysis: Analysis) -> list[str]:
     """Headline numbers for the terminal: B*/η* slopes, D_J at the top J, σ*(F), held-out errors;
     then a count of fit statuses and one line naming every fit that is not `ok`."""
-    lines = []
+    lines = [
+        f"{env}: auto top J_max = {e['auto']['top']:g} (q{e['auto']['final_return_quantile']:g} "
+        f"of {e['auto']['runs']} final returns = {e['auto']['quantile']:.4g}); thresholds "
+        f"{e['values'][0]:.4g} … {e['values'][-1]:.4g} ({len(e['values'])})"
+        for env, e in analysis.thresholds.items()
+        if e["auto"]
+    ]
     for size in analysis.sizes:
         tag = f"[N={size.critic_params:.3g}] " if np.isfinite(size.critic_params) else ""
         for param, fit in size.hparams.items():

@@ -16,18 +16,24 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import isotonic_regression
 
-from rlscale.analysis.load import CONFIG_COLUMNS
+from rlscale.analysis import resets
+from rlscale.analysis.load import CONFIG_COLUMNS, RESETS_METRIC
 
 POINT_ESTIMATE = -1  # `sample` value of the all-seeds estimate; bootstrap samples are 0..n-1
 BEST_KEYS = ["env", "utd", "critic_params", "threshold_index", "threshold", "sample"]
 
 
 class Curve(NamedTuple):
-    """One config's learning curves: `returns[t, s]` is seed s at `steps[t]` (NaN: no value)."""
+    """One config's learning curves: `returns[t, s]` is seed s at `steps[t]` (NaN: no value).
+
+    `resets[t]` is the number of resets the runs recorded by `steps[t]` (rlscale's `run/resets`,
+    the max over seeds), or None where the runs recorded none (published data).
+    """
 
     config: dict
     steps: np.ndarray
     returns: np.ndarray
+    resets: np.ndarray | None = None
 
 
 def make_curves(tidy: pd.DataFrame, metric: str) -> list[Curve]:
@@ -44,6 +50,7 @@ def make_curves(tidy: pd.DataFrame, metric: str) -> list[Curve]:
         Curves sorted by config; empty if the metric is absent.
     """
     rows = tidy[tidy["metric"] == metric]
+    recorded = _reset_counts(tidy)
     curves = []
     for key, group in rows.groupby(list(CONFIG_COLUMNS), dropna=False, sort=True):
         table = group.pivot_table(
@@ -53,14 +60,32 @@ def make_curves(tidy: pd.DataFrame, metric: str) -> list[Curve]:
         for seed in diverged:
             last = table[seed].last_valid_index()
             table.loc[table.index >= last, seed] = table[seed].ffill()
+        counts = recorded.get(_hashable(key))
+        if counts is not None:
+            counts = counts.reindex(table.index).ffill().fillna(0.0).to_numpy(float)
         curves.append(
             Curve(
                 dict(zip(CONFIG_COLUMNS, key, strict=True)),
                 table.index.to_numpy(float),
                 table.to_numpy(float),
+                counts,
             )
         )
     return curves
+
+
+def _reset_counts(tidy: pd.DataFrame) -> dict[tuple, pd.Series]:
+    """Config key -> resets recorded by each env step (max over seeds), from `run/resets` rows."""
+    rows = tidy[tidy["metric"] == RESETS_METRIC]
+    return {
+        _hashable(key): group.groupby("env_steps")["value"].max().sort_index()
+        for key, group in rows.groupby(list(CONFIG_COLUMNS), dropna=False, sort=True)
+    }
+
+
+def _hashable(key: tuple) -> tuple:
+    """A config key usable in a dict: NaN (unknown width, N) as None, since NaN != NaN."""
+    return tuple(None if isinstance(v, float) and np.isnan(v) else v for v in key)
 
 
 def isotonic(values: np.ndarray) -> np.ndarray:
@@ -78,24 +103,28 @@ def first_crossing(steps: np.ndarray, smoothed: np.ndarray, thresholds: np.ndarr
 def reset_mask(
     steps: np.ndarray, mean: np.ndarray, utd: float, reset_every_updates: float
 ) -> np.ndarray:
-    """Mask dropping post-reset dips until the return recovers (qscaled `filter_out_resets`).
+    """Mask dropping post-reset dips of published data (model_scaling `filter_out_resets`; see
+    `resets.published_mask`)."""
+    return resets.published_mask(steps, mean, utd, reset_every_updates)
 
-    BRO resets its networks every `reset_every_updates` gradient steps, i.e. every
-    reset_every_updates / σ env steps; the dip after a reset is not data efficiency. Window 1:
-    "recovered" means back at the last value logged before the reset.
+
+def seed_mean(
+    curve: Curve, pick: np.ndarray | None = None, reset_every_updates: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, mean) of the seeds `pick` (None: all), without all-NaN steps and post-reset dips.
+
+    The dips are those of the runs' recorded resets where they recorded them, else (published
+    data) of a reset every int(reset_every_updates / σ) env steps; see `resets`.
     """
-    keep = np.ones(len(steps), bool)
-    period = reset_every_updates / utd
-    for reset_step in np.arange(period, steps.max() + 1, period):
-        before = np.flatnonzero(steps < reset_step)
-        if len(before) == 0:
-            continue
-        level = mean[before[-1]]
-        for i in np.flatnonzero(steps >= reset_step):
-            if mean[i] >= level:
-                break
-            keep[i] = False
-    return keep
+    returns = curve.returns if pick is None else curve.returns[:, pick]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: dropped just below
+        mean = np.nanmean(returns, axis=1)
+    valid = np.isfinite(mean)
+    steps, mean = curve.steps[valid], mean[valid]
+    counts = None if curve.resets is None else curve.resets[valid]
+    keep = resets.keep_mask(steps, mean, counts, curve.config["utd"], reset_every_updates)
+    return steps[keep], mean[keep]
 
 
 def curve_crossings(
@@ -114,17 +143,9 @@ def curve_crossings(
     picks = [np.arange(n_seeds)] + [rng.integers(0, n_seeds, n_seeds) for _ in range(samples)]
     out = np.full((len(picks), len(thresholds)), np.inf)
     for row, pick in enumerate(picks):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: dropped just below
-            mean = np.nanmean(curve.returns[:, pick], axis=1)
-        valid = np.isfinite(mean)
-        steps, mean = curve.steps[valid], mean[valid]
-        if len(steps) == 0:
-            continue
-        if reset_every_updates:
-            keep = reset_mask(steps, mean, curve.config["utd"], reset_every_updates)
-            steps, mean = steps[keep], mean[keep]
-        out[row] = first_crossing(steps, isotonic(mean), thresholds)
+        steps, mean = seed_mean(curve, pick, reset_every_updates)
+        if len(steps):
+            out[row] = first_crossing(steps, isotonic(mean), thresholds)
     return out
 
 
@@ -142,7 +163,8 @@ def crossing_frame(
         thresholds_for: env -> thresholds J (0–1000 scale).
         samples: bootstrap resamplings of the seeds (100 in P1: "seems enough for std to converge").
         seed: seed of the bootstrap generator.
-        reset_every_updates: BRO reset period for `reset_mask`, or None.
+        reset_every_updates: BRO reset period (gradient steps) for curves without recorded
+            resets (published data; see `resets`), or None.
 
     Returns:
         Columns CONFIG_COLUMNS + n_seeds, sample (POINT_ESTIMATE or 0..samples-1), threshold_index,
