@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rlscale"
 LAYERS = {
     "types": 0,
     "results": 0,
+    "provenance": 0,
     "nets": 1,
     "losses": 1,
     "envs": 1,
