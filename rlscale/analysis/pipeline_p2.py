@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import hparams, p2, threshold
+from rlscale.analysis import hparams, p2, pooled, threshold
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.fits import FitResult
 
@@ -64,6 +64,8 @@ def run(analysis: Analysis, crossings: pd.DataFrame) -> None:
                 result,
             )
         analysis.p2["envs"][env] = result
+    if recipe.p2.pool == "median_normalized":
+        analysis.attempt("P2 pooled", pooled.run, analysis, times)
 
 
 def _width_to_params(crossings: pd.DataFrame) -> list[list[float]]:

@@ -148,10 +148,16 @@ class Budget(_Strict):
 
 
 class P2(_Strict):
+    """P2 (σ x N) laws. `pool: median_normalized` adds, beside the per-env fits, D(σ, N) fitted to
+    the tasks' median-normalised times and the shared-exponent fit (`pooled.py`), at the last
+    threshold index or at `all` of them."""
+
     enabled: Literal["auto"] | bool = "auto"
     loss: Literal["log", "linear"] = "log"
     compute_batch_size: Literal["fitted"] | float = 256.0
     holdout_top_k: int = 5
+    pool: Literal["per_env", "median_normalized"] = "per_env"
+    threshold: Literal["last", "all"] = "last"
 
 
 class Report(_Strict):
