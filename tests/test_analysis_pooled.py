@@ -181,3 +181,30 @@ def test_a_law_without_an_n_effect_is_not_ok():
     assert fit.status != status.OK
     assert "b" in fit.status_reason or "beta" in fit.status_reason
     assert baseline.params["c2"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_threshold_all_fits_every_index():
+    """Catches: `p2.threshold: all` fitting only the last index (or `last` ignored: see above)."""
+    tasks = {"fast": 1.0, "mid": 3.0}
+    grid = itertools.product(tasks.items(), UTDS[:3], list(WIDTHS.items())[:3], (0, 1))
+    times = pd.DataFrame(
+        [
+            {
+                "env": env,
+                "utd": utd,
+                "critic_width": float(width),
+                "critic_params": params,
+                "threshold_index": index,
+                "threshold": JS[index],
+                "sample": threshold.POINT_ESTIMATE,
+                "time": LEVELS[index] * scale * _law(utd, params),
+            }
+            for (env, scale), utd, (width, params), index in grid
+        ]
+    )
+    recipe = Recipe.model_validate({"p2": {"pool": "median_normalized", "threshold": "all"}})
+    analysis = pipeline.Analysis(recipe)
+    pooled.run(analysis, times)
+    assert set(analysis.p2["pooled"]["data_efficiency"]) == {0, 1}
+    assert set(analysis.p2["shared_exponent"]["data_efficiency"]) == {0, 1}
+    assert analysis.p2["pooled"]["thresholds"][1] == dict.fromkeys(tasks, JS[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from rlscale.analysis import p2
 from rlscale.analysis.pipeline import Analysis
@@ -19,39 +20,66 @@ def p2_fits(analysis: Analysis) -> list[Plot]:
     for env, rows in table.groupby("env"):
         top = rows[rows["threshold_index"] == rows["threshold_index"].max()]
         fit = analysis.p2["envs"][env]["data_efficiency"][int(top["threshold_index"].iloc[0])]
-        params = {k: v["value"] for k, v in fit["params"].items()}
-        grid = np.logspace(
-            np.log10(top["critic_params"].min()), np.log10(top["critic_params"].max()), 50
-        )
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for utd, group in top.groupby("utd"):
-            points = ax.scatter(group["critic_params"], group["time"], s=14)
-            ax.plot(
-                grid,
-                p2.sum_of_powerlaw(utd, grid, **_renamed(params)),
-                color=points.get_facecolor()[0],
-                ls=line_style(fit["status"]),
-                label=f"σ={utd:g}",
-            )
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="critic parameters N",
-            ylabel="env steps to J",
-            title=f"{env}, J={top['threshold'].iloc[0]:.1f}{status_tag(fit['status'])}",
-        )
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        title = f"{env}, J={top['threshold'].iloc[0]:.1f}{status_tag(fit['status'])}"
         plots.append(
             (
                 f"p2_data_efficiency_{env}",
-                fig,
+                _data_figure(top, fit, title, "env steps to J"),
                 "Data to reach the highest threshold "
                 "against critic size for each σ, with D = D_min(1 + (a/σ)^α + (b/N)^β) "
                 "inside the tested N range (dashed: the fit is not ok).",
             )
         )
     return plots
+
+
+def p2_pooled(analysis: Analysis) -> list[Plot]:
+    """The tasks pooled (median-normalised times) at the highest fitted threshold index."""
+    fits = analysis.p2.get("pooled", {}).get("data_efficiency", {})
+    table = analysis.tables.get("p2_pooled_time")
+    if not fits or table is None:
+        return []
+    index = max(fits)
+    fit = fits[index]
+    rows = table[(table["threshold_index"] == index) & np.isfinite(table["time"])]
+    tasks = len(analysis.p2["pooled"]["tasks"])
+    title = f"{tasks} tasks pooled, threshold {index}{status_tag(fit['status'])}"
+    figure = _data_figure(rows, fit, title, "median-normalised env steps to J", errors=True)
+    caption = (
+        "Median-normalised data to threshold of the tasks pooled (m · mean over tasks of "
+        "D/m_task, bars: m · std over tasks) against critic size for each σ, with "
+        "D = D_min(1 + (a/σ)^α + (b/N)^β) (dashed: the fit is not ok)."
+    )
+    return [("p2_pooled_data_efficiency", figure, caption)]
+
+
+def _data_figure(
+    rows: pd.DataFrame, fit: dict, title: str, ylabel: str, errors: bool = False
+) -> plt.Figure:
+    """Times against N, one colour per σ, and the fitted D(σ, N) inside the tested N range."""
+    params = {k: v["value"] for k, v in fit["params"].items()}
+    grid = np.logspace(
+        np.log10(rows["critic_params"].min()), np.log10(rows["critic_params"].max()), 50
+    )
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for utd, group in rows.groupby("utd"):
+        points = ax.scatter(group["critic_params"], group["time"], s=14)
+        colour = points.get_facecolor()[0]
+        if errors:
+            ax.errorbar(
+                group["critic_params"], group["time"], group["time_std"], fmt="none", c=colour
+            )
+        ax.plot(
+            grid,
+            p2.sum_of_powerlaw(utd, grid, **_renamed(params)),
+            color=colour,
+            ls=line_style(fit["status"]),
+            label=f"σ={utd:g}",
+        )
+    ax.set(xscale="log", yscale="log", xlabel="critic parameters N", ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _renamed(params: dict) -> dict:

@@ -214,3 +214,40 @@ def run(analysis: Any, times: pd.DataFrame) -> None:
         table = table.merge(predictions, on=keys, how="left")
     analysis.add_table("p2_pooled_time", table)
     analysis.p2["pooled"], analysis.p2["shared_exponent"] = pooled, shared
+
+
+def fits(result: dict) -> list[tuple[str, dict]]:
+    """(which fit, its JSON) of every pooled and shared-exponent fit of `analysis.p2`."""
+    found = {
+        "P2 pooled D(σ,N)": result.get("pooled", {}).get("data_efficiency", {}),
+        "P2 pooled OLS": result.get("pooled", {}).get("ols", {}),
+        "P2 shared-exponent D(σ,N)": result.get("shared_exponent", {}).get("data_efficiency", {}),
+    }
+    return [
+        (f"{label} i={i}", entry)
+        for label, entries in found.items()
+        for i, entry in entries.items()
+    ]
+
+
+def summary_lines(result: dict) -> list[str]:
+    """The pooled and shared-exponent D(σ, N) of `analysis.p2` at their highest fitted index."""
+    lines = []
+    pooled_fits = result.get("pooled", {}).get("data_efficiency", {})
+    if pooled_fits:
+        top = pooled_fits[max(pooled_fits)]
+        p = {k: v["value"] for k, v in top["params"].items()}
+        lines.append(
+            f"[P2 pooled, {len(result['pooled']['tasks'])} tasks] D(σ,N) at threshold "
+            f"{max(pooled_fits)}: D_min={p['D_min']:.3g}, a={p['a']:.3g}, α={p['alpha']:.3g}, "
+            f"b={p['b']:.3g}, β={p['beta']:.3g} [{top['status']}]"
+        )
+    shared = result.get("shared_exponent", {}).get("data_efficiency", {})
+    if shared:
+        top = shared[max(shared)]
+        p = top["params"]
+        lines.append(
+            f"[P2 shared exponents] at threshold {max(shared)}: α={p['alpha']['value']:.3g}, "
+            f"β={p['beta']['value']:.3g} [{top['status']}]"
+        )
+    return lines

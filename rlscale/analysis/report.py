@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import load, pipeline, plots, plots_p2, status
+from rlscale.analysis import load, pipeline, plots, plots_p2, pooled, status
 from rlscale.analysis.pipeline import Analysis
 from rlscale.analysis.recipe import Recipe
 from rlscale.results import CorruptRunWarning
@@ -40,6 +40,9 @@ TABLE_CAPTIONS = {
     "p2_data_efficiency": "P2: data to threshold at the best batch size per (env, σ, N), fitted.",
     "p2_batch_size": "P2: bootstrap-mean best batch size per (env, σ, N) and B*(σ, N).",
     "p2_compute_optimal": "P2: compute-optimal (σ*, N*) per threshold for F = C + δD.",
+    "p2_pooled_time": "P2, tasks pooled: m · mean over tasks of D/m_task per (σ, N, threshold "
+    "index) with m_task each task's median and m their median, m · std over tasks, and the "
+    "pooled D(σ, N) and OLS predictions.",
 }
 
 
@@ -107,6 +110,8 @@ def fit_statuses(analysis: Analysis) -> list[tuple[str, str, str, float]]:
         if "batch_size" in result:
             entry = result["batch_size"]
             add(f"P2 B*(σ,N) {env}", entry["status"], entry["status_reason"], entry["info"])
+    for which, entry in pooled.fits(analysis.p2):
+        add(which, entry["status"], entry["status_reason"], entry["info"])
     return found
 
 
@@ -162,7 +167,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
                 f"[P2 {env}] σ*(F) = {u['coefficient']:.3g}·F^{u['exponent']:.3f}, "
                 f"N*(F) = {n['coefficient']:.3g}·F^{n['exponent']:.3f}"
             )
-    return lines + _status_lines(fit_statuses(analysis))
+    return lines + pooled.summary_lines(analysis.p2) + _status_lines(fit_statuses(analysis))
 
 
 def _status_lines(found: list[tuple[str, str, str, float]]) -> list[str]:
@@ -241,6 +246,7 @@ def _all_plots(analysis: Analysis) -> list[plots.Plot]:
         plots.compute_frontier,
         plots.iqm_summary,
         plots_p2.p2_fits,
+        plots_p2.p2_pooled,
     )
     return [plot for make in makers for plot in make(analysis)]
 
