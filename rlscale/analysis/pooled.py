@@ -154,6 +154,9 @@ def fit_threshold(
 def run(analysis: Any, times: pd.DataFrame) -> None:
     """`p2.pool: median_normalized`: the pooled table, its fits and the shared-exponent fits.
 
+    Each bootstrap sample's table is built from that sample's times alone (its own task medians):
+    the normalisation is part of the estimate its interval describes.
+
     Args:
         analysis: the pipeline's `Analysis` (not imported: no import cycle), filled in place:
             `p2["pooled"]`, `p2["shared_exponent"]` and the table p2_pooled_time.
@@ -168,22 +171,7 @@ def run(analysis: Any, times: pd.DataFrame) -> None:
     pooled_samples = {i: normalized_times(frame, tasks) for i, frame in samples.items()}
     indices = sorted(set(table["threshold_index"]))
     chosen = indices[-1:] if recipe.p2.threshold == "last" else indices
-    medians = task_medians(point)
-    pooled: dict[str, Any] = {
-        "pool": recipe.p2.pool,
-        "threshold": recipe.p2.threshold,
-        "tasks": tasks,
-        "task_medians": medians.to_dict(),
-        "median": float(np.median(medians.to_numpy())),
-        "thresholds": {
-            int(i): rows.set_index("env")["threshold"].to_dict()
-            for i, rows in point.drop_duplicates(["env", "threshold_index"]).groupby(
-                "threshold_index"
-            )
-        },
-        "data_efficiency": {},
-        "ols": {},
-    }
+    pooled = _header(point, tasks, recipe.p2)
     shared: dict[str, Any] = {"threshold": recipe.p2.threshold, "data_efficiency": {}}
     fitted = []
     for index in chosen:
@@ -214,6 +202,22 @@ def run(analysis: Any, times: pd.DataFrame) -> None:
         table = table.merge(predictions, on=keys, how="left")
     analysis.add_table("p2_pooled_time", table)
     analysis.p2["pooled"], analysis.p2["shared_exponent"] = pooled, shared
+
+
+def _header(point: pd.DataFrame, tasks: list[str], config: Any) -> dict[str, Any]:
+    """What `p2.pooled` records besides its fits: the setting, the tasks, medians, thresholds."""
+    medians = task_medians(point)
+    thresholds = point.drop_duplicates(["env", "threshold_index"]).groupby("threshold_index")
+    return {
+        "pool": config.pool,
+        "threshold": config.threshold,
+        "tasks": tasks,
+        "task_medians": medians.to_dict(),
+        "median": float(np.median(medians.to_numpy())),
+        "thresholds": {int(i): r.set_index("env")["threshold"].to_dict() for i, r in thresholds},
+        "data_efficiency": {},
+        "ols": {},
+    }
 
 
 def fits(result: dict) -> list[tuple[str, dict]]:
