@@ -208,3 +208,12 @@ def test_threshold_all_fits_every_index():
     assert set(analysis.p2["pooled"]["data_efficiency"]) == {0, 1}
     assert set(analysis.p2["shared_exponent"]["data_efficiency"]) == {0, 1}
     assert analysis.p2["pooled"]["thresholds"][1] == dict.fromkeys(tasks, JS[1])
+
+
+def test_ols_baseline_recovers_a_log_linear_law():
+    """D = e^12 · σ^-0.5 · N^-0.3 exactly. Catches: c1 and c2 swapped, or a fit in D not ln D."""
+    grid = np.array(list(itertools.product(UTDS, WIDTHS.values())))
+    utd, params = grid[:, 0], grid[:, 1]
+    fit = pooled.ols(utd, params, np.exp(12.0) * utd**-0.5 * params**-0.3)
+    assert [fit.params[c] for c in ("c0", "c1", "c2")] == pytest.approx([12.0, -0.5, -0.3])
+    assert fit.status == status.OK

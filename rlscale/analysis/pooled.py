@@ -102,8 +102,8 @@ def ols(utd, params, y, samples: Iterable[tuple[Any, tuple]] | None = None, ci: 
 
     def solve(u, n, d) -> dict[str, float]:
         u, n, d = (np.asarray(v, float) for v in (u, n, d))
-        if len(d) < 3 or np.any(d <= 0):
-            raise AnalysisError("OLS baseline needs 3+ positive times")
+        if np.any(d <= 0) or len(set(u)) < 2 or len(set(n)) < 2:
+            raise AnalysisError("OLS baseline needs positive times at 2+ σ and 2+ N values")
         design = np.column_stack([np.ones(len(d)), np.log(u), np.log(n)])
         coef, *_ = np.linalg.lstsq(design, np.log(d), rcond=None)
         return dict(zip(("c0", "c1", "c2"), map(float, coef), strict=True))
@@ -117,8 +117,6 @@ def ols(utd, params, y, samples: Iterable[tuple[Any, tuple]] | None = None, ci: 
         boot = status.bootstrap(samples, lambda data: solve(*data))
         intervals, info = status.percentile_ci(boot.draws, ci), {"bootstrap": boot.info()}
     points = len({(float(u), float(n)) for u, n in zip(utd, params, strict=True)})
-    if len({float(u) for u in utd}) < 2 or len({float(n) for n in params}) < 2:
-        points = 0  # a single σ or N leaves c1 or c2 free whatever the point count
     domains = {name: status.free() for name in fitted}
     verdict = status.assess(fitted, domains, points, loss, None, intervals, ci)
     return FitResult(OLS_FORM, fitted, intervals or {}, loss, info, None, *verdict)
