@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rlscale.agents.nap import NaPOptimizer, project
 from rlscale.types import Metrics, Params, PRNGKey, Transition
 
 AgentState = Any
@@ -118,7 +119,13 @@ def apply_gradients(
     learning_rate: jax.Array,
 ) -> tuple[Params, optax.OptState]:
     """One optimiser step with `learning_rate` written into the injected hyperparameters first,
-    so the hyperparameter NamedTuple stays the single source of truth (and may be a schedule)."""
+    so the hyperparameter NamedTuple stays the single source of truth (and may be a schedule).
+    A `NaPOptimizer` steps its inner optimiser, then projects the kernels back onto their norms."""
+    if isinstance(optimizer, NaPOptimizer):
+        params, inner = apply_gradients(
+            optimizer.inner, opt_state.inner, params, grads, learning_rate
+        )
+        return project(params, opt_state.norms), opt_state._replace(inner=inner)
     opt_state = opt_state._replace(
         hyperparams={**opt_state.hyperparams, "learning_rate": learning_rate}
     )

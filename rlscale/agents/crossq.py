@@ -34,6 +34,9 @@ from rlscale.nets.policy import TanhGaussianActor, sample_tanh_gaussian
 from rlscale.types import Params, PRNGKey, Transition
 
 ValueLoss = one_of(*HEADS)
+# The saddle point's h needs a read-out that does not train the torso; the BatchRenorm critic
+# has none, so CrossQ takes robust losses semi-gradient only.
+RobustForm = one_of("semi_gradient")
 Momentum = AdamBeta  # a running-average decay in [0, 1)
 
 
@@ -56,6 +59,8 @@ class CrossQConfig:
     v_min: FiniteFloat = -10.0  # categorical support, if value_loss is categorical
     v_max: FiniteFloat = 10.0
     n_bins: PositiveInt = 101
+    robust: RobustForm = "semi_gradient"  # value_loss=huber: semi_gradient or saddle_point
+    huber_delta: PositiveFloat = 1.0  # value_loss=huber: quadratic inside |TD error| <= this
 
 
 class CrossQHParams(NamedTuple):

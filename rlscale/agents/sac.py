@@ -26,20 +26,21 @@ from rlscale.agents.domains import (
     PositiveInt,
     one_of,
 )
+from rlscale.agents.nap import NaPOptimizer
+from rlscale.agents.networks import make_networks, projector
 from rlscale.agents.streams import with_stream_statistics
-from rlscale.agents.variants import CRITIC_NET, VALUE_LOSS
 from rlscale.losses.policy import sac_actor_loss, temperature_loss
+from rlscale.losses.robust import ROBUST_FORMS
 from rlscale.losses.td import global_norm, polyak, td_target
-from rlscale.losses.value import ENSEMBLE_RULES, HEADS, make_value_head, reduce_members
-from rlscale.nets.bodies import BODIES, LOG_STD_OUTPUTS, make_body
-from rlscale.nets.mlp import Critic, make_ensemble
-from rlscale.nets.policy import LOG_STD_MODES, TanhGaussianActor, sample_tanh_gaussian
-from rlscale.nets.simbav2 import project_hyper_dense
+from rlscale.losses.value import ENSEMBLE_RULES, HEADS, reduce_members
+from rlscale.nets.bodies import BODIES
+from rlscale.nets.policy import LOG_STD_MODES, sample_tanh_gaussian
 from rlscale.nets.softmoe import TOKENIZATIONS
 from rlscale.types import Params, PRNGKey, Transition
 
 Net, ValueLoss, LogStd = one_of(*BODIES), one_of(*HEADS), one_of(*LOG_STD_MODES)
 EnsembleRule, Tokenize = one_of(*ENSEMBLE_RULES), one_of(*TOKENIZATIONS)
+RobustForm = one_of(*ROBUST_FORMS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +64,8 @@ class SACConfig:
     v_min: FiniteFloat = -10.0  # categorical support (hl_gauss/two_hot/c51); fixed under scaling
     v_max: FiniteFloat = 10.0
     n_bins: PositiveInt = 101  # categorical bins, or quantiles for value_loss=quantile
+    robust: RobustForm = "semi_gradient"  # value_loss=huber: semi_gradient or saddle_point
+    huber_delta: PositiveFloat = 1.0  # value_loss=huber: quadratic inside |TD error| <= this
     target_rule: EnsembleRule = "min"  # ensemble rule for target and actor: min (CDQ), mean (BRO)
     moe_experts: PositiveInt = 4  # softmoe: experts (each Dense(width)-ReLU-Dense(token))
     moe_tokens: PositiveInt = 8  # softmoe: tokens per sample (chunk tokens: width / tokens each)
@@ -73,6 +76,7 @@ class SACConfig:
     reward_g_max: PositiveFloat = 5.0  # SimbaV2 normalized_g_max: bound on |scaled return|
     obs_norm: Flag = False  # RSNorm: (o - mean) / sqrt(var + 1e-8) with running moments
     actor_first: Flag = False  # SimbaV2 order actor -> alpha -> critic -> target
+    nap: Flag = False  # Normalize-and-Project actor and critic (rlscale.agents.nap)
     adam_b1: AdamBeta = 0.9  # actor and critic Adam beta1
     weight_decay: NonNegativeFloat = 0.0  # > 0: AdamW (BRO) for actor and critic
     temperature_b1: AdamBeta = 0.9  # temperature Adam beta1 (BRO: 0.5)
@@ -130,35 +134,15 @@ class SACSteps(NamedTuple):
     optimizer: Any
 
 
-def make_networks(config: SACConfig) -> tuple[Any, Any, Any]:
-    """(value head, actor module, ensemble critic module) named by the config."""
-    loss, net = VALUE_LOSS.build(config), CRITIC_NET.build(config)
-    head = make_value_head(config.value_loss, **loss.head_options())
-    actor_torso, actor_out = make_body(config.actor_net, config.actor_width, config.actor_depth)
-    log_std_out = LOG_STD_OUTPUTS.get(config.actor_net)
-    actor = TanhGaussianActor(
-        actor_torso, config.action_size, actor_out, config.actor_log_std, log_std_out
-    )
-    critic_torso, critic_out = make_body(
-        config.critic_net, config.critic_width, config.critic_depth, **net.body_options()
-    )
-    critic = make_ensemble(Critic, config.n_critics)(critic_torso, head.n_outputs, critic_out)
-    return head, actor, critic
-
-
-def _projector(net: str):
-    """SimbaV2 projects its hyper_dense kernels after init and after every optimiser step."""
-    return project_hyper_dense if net == "simbav2" else (lambda params: params)
-
-
 def make_sac_steps(config: SACConfig, hparams: SACHParams) -> SACSteps:
     """SAC's init/act and its update steps, each `(state, batch, key) -> (state, metrics)`."""
     head, actor, critic = make_networks(config)
     optimizer = (
         adamw(config.adam_b1, config.weight_decay) if config.weight_decay else adam(config.adam_b1)
     )
+    optimizer = NaPOptimizer(optimizer) if config.nap else optimizer
     alpha_optimizer = adam(config.temperature_b1)
-    project_actor, project_critic = _projector(config.actor_net), _projector(config.critic_net)
+    project_actor, project_critic = projector(config.actor_net), projector(config.critic_net)
     reduce_q = jnp.min if config.target_rule == "min" else jnp.mean
 
     def init(key: PRNGKey, hp: SACHParams | None = None) -> SACState:

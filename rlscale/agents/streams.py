@@ -34,7 +34,8 @@ from rlscale.agents.normalization import (
     update_returns,
     update_running,
 )
-from rlscale.agents.variants import REWARD_SCALING, RewardScaling
+from rlscale.agents.options import RewardScaling
+from rlscale.agents.variants import REWARD_SCALING
 from rlscale.types import Params, PRNGKey, Transition
 
 

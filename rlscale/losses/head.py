@@ -19,6 +19,8 @@ class ValueHead(NamedTuple):
     loss: (outputs [B, n_outputs], target) -> per-sample loss [B].
     mix: outputs [n_critics, B, n_outputs] -> [B, n_outputs], the ensemble average in the head's
         own representation (mean of scalars/quantiles; log of mean probabilities for categorical).
+    n_detached: of the outputs, how many (the last) are read from features the head's loss does
+        not train: an auxiliary estimate (the saddle point's h) that must not reshape Q's torso.
     """
 
     n_outputs: int
@@ -26,3 +28,4 @@ class ValueHead(NamedTuple):
     target: Callable[..., Any]
     loss: Callable[[jax.Array, Any], jax.Array]
     mix: Callable[[jax.Array], jax.Array] = lambda outputs: jnp.mean(outputs, axis=0)
+    n_detached: int = 0

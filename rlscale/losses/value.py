@@ -19,6 +19,7 @@ from rlscale.losses.categorical import (
     make_two_hot_head,
 )
 from rlscale.losses.head import ValueHead
+from rlscale.losses.robust import make_absolute_head, make_huber_head
 from rlscale.losses.td import td_target
 
 __all__ = [
@@ -48,7 +49,8 @@ def make_mse_head(**_: Any) -> ValueHead:
 
 
 def make_value_head(name: str, **kwargs: Any) -> ValueHead:
-    """The head `name` in HEADS; kwargs (v_min, v_max, n_bins) set a categorical support."""
+    """The head `name` in HEADS; kwargs set its options (v_min, v_max, n_bins: a categorical
+    support; robust, huber_delta: a robust loss's form and threshold)."""
     if name not in HEADS:
         raise ValueError(f"unknown value loss {name!r}; valid: {sorted(HEADS)}")
     return HEADS[name](**kwargs)
@@ -83,4 +85,6 @@ HEADS: dict[str, Callable[..., ValueHead]] = {
     "two_hot": make_two_hot_head,
     "c51": make_c51_head,
     "quantile": make_quantile_head,
+    "huber": make_huber_head,
+    "absolute": make_absolute_head,
 }

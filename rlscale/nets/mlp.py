@@ -37,11 +37,16 @@ class Critic(nn.Module):
     torso: nn.Module
     n_outputs: int
     output: Callable[[int], nn.Module] = nn.Dense
+    n_detached: int = 0  # more outputs, by a Dense on the torso's features with no gradient back
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = self.torso(jnp.concatenate([obs, action], axis=-1))
-        return self.output(self.n_outputs)(x)
+        outputs = self.output(self.n_outputs - self.n_detached)(x)
+        if not self.n_detached:
+            return outputs
+        detached = nn.Dense(self.n_detached)(jax.lax.stop_gradient(x))
+        return jnp.concatenate([outputs, detached], axis=-1)
 
 
 def make_ensemble(

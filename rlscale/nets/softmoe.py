@@ -41,13 +41,14 @@ class Expert(nn.Module):
     """Dense(hidden) -> ReLU -> Dense(token size) (dopamine `ExpertModel`, maintain_token_size)."""
 
     hidden: int
+    layer_norm: bool = False  # LayerNorm before the ReLU (Normalize-and-Project)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         init = nn.initializers.xavier_uniform()
-        return nn.Dense(x.shape[-1], kernel_init=init)(
-            nn.relu(nn.Dense(self.hidden, kernel_init=init)(x))
-        )
+        h = nn.Dense(self.hidden, kernel_init=init)(x)
+        h = nn.LayerNorm()(h) if self.layer_norm else h
+        return nn.Dense(x.shape[-1], kernel_init=init)(nn.relu(h))
 
 
 class SoftMoE(nn.Module):
@@ -57,6 +58,7 @@ class SoftMoE(nn.Module):
     n_experts: int
     expert_hidden: int
     capacity_factor: float = 1.0
+    layer_norm: bool = False  # in every expert, before its ReLU
 
     @nn.compact
     def __call__(self, tokens: jax.Array) -> jax.Array:
@@ -76,7 +78,7 @@ class SoftMoE(nn.Module):
             in_axes=1,
             out_axes=1,
             axis_size=self.n_experts,
-        )(self.expert_hidden)
+        )(self.expert_hidden, self.layer_norm)
         return jnp.einsum("bmnp,bnpd->bmd", combine, experts(slot_inputs))
 
 
@@ -92,18 +94,21 @@ class SoftMoETorso(nn.Module):
     n_experts: int = 4
     n_tokens: int = 8
     tokenize: str = "chunk"
+    layer_norm: bool = False  # LayerNorm before every ReLU, the experts' included (NaP)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         token_size = self.width // self.n_tokens
-        moe = SoftMoE(self.n_experts, self.width)
+        moe = SoftMoE(self.n_experts, self.width, layer_norm=self.layer_norm)
         if self.tokenize == "chunk":
-            h = MLP(self.width, self.depth - 1)(x)
+            h = MLP(self.width, self.depth - 1, layer_norm=self.layer_norm)(x)
             tokens = h.reshape(*h.shape[:-1], self.n_tokens, token_size)
             return moe(tokens).reshape(h.shape)
         if self.tokenize == "feature":
             w = self.param("embed_w", nn.initializers.normal(1.0), (x.shape[-1], token_size))
             b = self.param("embed_b", nn.initializers.zeros, (x.shape[-1], token_size))
             tokens = x[..., None] * w + b
-            return MLP(self.width, self.depth - 1)(moe(tokens).reshape(*x.shape[:-1], -1))
+            return MLP(self.width, self.depth - 1, layer_norm=self.layer_norm)(
+                moe(tokens).reshape(*x.shape[:-1], -1)
+            )
         raise ValueError(f"unknown tokenize {self.tokenize!r}; valid: {list(TOKENIZATIONS)}")
