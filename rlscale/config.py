@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -73,6 +74,9 @@ def check_loggers(value: Any, where: str) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or any(n not in LOGGERS for n in names):
         raise ConfigError(f"{where}: loggers must be a list of {list(LOGGERS)}, got {value!r}")
+    missing = [n for n in names if n != "parquet" and importlib.util.find_spec(n) is None]
+    if missing:
+        raise ConfigError(f"{where}: {missing} not installed: pip install 'rlscale[logging]'")
     return tuple(dict.fromkeys(names))
 
 

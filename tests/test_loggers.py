@@ -3,6 +3,7 @@ read back with TensorBoard's own event reader; a resumed group logs no step twic
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -99,4 +100,15 @@ def test_unknown_logger_in_a_spec_names_the_line_and_the_valid_sinks(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text(SPEC.replace("[parquet, tensorboard, wandb]", "[tensorbord]"))
     with pytest.raises(ConfigError, match=r"bad.yaml:7 \(loggers\).*'tensorboard', 'wandb'"):
+        load_sweep(spec)
+
+
+def test_a_logger_whose_package_is_missing_is_refused_naming_the_extra(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    spec = tmp_path / "logged.yaml"
+    spec.write_text(SPEC)
+    with pytest.raises(ConfigError, match=r"\(loggers\): \['wandb'\] not installed.*\[logging\]"):
         load_sweep(spec)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from rlscale.config import LOGGERS, ConfigError
+from rlscale.config import check_loggers
 from rlscale.training.group import Group, RunSpec
 
 TENSORBOARD_DIR, WANDB_DIR = "tensorboard", "wandb"
@@ -69,12 +69,7 @@ def _tensorboard(directory: Path) -> Writer:
 
 
 def _wandb(run: RunSpec, sweep: str, group: str) -> Callable[[Path], Writer]:
-    try:
-        import wandb
-    except ImportError:
-        raise ConfigError(
-            "loggers: wandb needs the wandb package: pip install 'rlscale[wandb]'"
-        ) from None
+    import wandb
 
     def open_run(directory: Path) -> Writer:
         logged = wandb.init(
@@ -104,12 +99,10 @@ class RunLogs:
         sweep: str,
         group: str,
     ):
-        """names: `LOGGERS` to open (parquet is written elsewhere, always); directory: run_id ->
-        the run's folder (sinks write under `tensorboard/`, `wandb/` there); sweep, group: the
-        W&B group and job type of every run."""
-        unknown = sorted(set(names) - set(LOGGERS))
-        if unknown:
-            raise ConfigError(f"loggers: unknown {unknown}; valid: {list(LOGGERS)}")
+        """names: `config.LOGGERS` to open (parquet is written elsewhere, always); directory:
+        run_id -> the run's folder (sinks write under `tensorboard/`, `wandb/` there); sweep,
+        group: the W&B group and job type of every run."""
+        names = check_loggers(list(names), "loggers")
         self.sinks: dict[str, list[_Sink]] = {}
         for run in runs:
             folder = directory(run.run_id)
