@@ -101,8 +101,10 @@ def prepare(root: Path, sweep: Sweep) -> None:
 
 
 def log_settings(root: Path) -> tuple[tuple[str, ...], str]:
-    """(the `loggers:` of the sweep stored at `root`, its name: the W&B group of its runs)."""
-    spec = yaml.safe_load((Path(root) / SPEC_FILE).read_text()) or {}
+    """(the `loggers:` of the sweep stored at `root`, its name: the W&B group of its runs); no
+    loggers for a dir without a spec (a group run on its own, `execute.run_job`)."""
+    path = Path(root) / SPEC_FILE
+    spec = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     return tuple(spec.get("loggers") or ()), str(spec.get("name", Path(root).name))
 
 
