@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -64,6 +65,19 @@ LOOP_HINTS = {
     k: v for k, v in typing.get_type_hints(LoopKeys, include_extras=True).items() if k in LOOP_KEYS
 }
 FAMILY_KEY = "family"  # an agent preset's per-env-family block
+# Per-run logging sinks (`rlscale.training.loggers`); parquet metrics are always written.
+LOGGERS = ("parquet", "tensorboard", "wandb")
+
+
+def check_loggers(value: Any, where: str) -> tuple[str, ...]:
+    """A `loggers:` list, validated; ConfigError naming `where` and the valid sinks."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or any(n not in LOGGERS for n in names):
+        raise ConfigError(f"{where}: loggers must be a list of {list(LOGGERS)}, got {value!r}")
+    missing = [n for n in names if n != "parquet" and importlib.util.find_spec(n) is None]
+    if missing:
+        raise ConfigError(f"{where}: {missing} not installed: pip install 'rlscale[logging]'")
+    return tuple(dict.fromkeys(names))
 
 
 def parse_yaml(text: str, path: str | Path, parse: Any = yaml.safe_load) -> Any:

@@ -1,9 +1,10 @@
 """Load learning curves from any supported layout into one tidy frame (P1/P2 pipeline step 1).
 
-Three layouts: rlscale sweep/run dirs (`rlscale.results`), the published value-scaling zips
-(`{name}/w{width}[p{params}]/utd_{σ}/{env}/{metric}/bs_{B}[_lr_{η}…].npy`, Fu et al. 2025) and the
-BRO UTD x size ablation (`ablations_rr/rr{σ}_{size}/{task}.npy`, Nauman et al. 2024). Whatever the
-source, the result has the columns of `TIDY_COLUMNS`: one row per config x seed x eval x metric.
+Four layouts: rlscale sweep/run dirs (`rlscale.results`), the published value-scaling zips
+(`{name}/w{width}[p{params}]/utd_{σ}/{env}/{metric}/bs_{B}[_lr_{η}…].npy`, Fu et al. 2025), the
+BRO UTD x size ablation (`ablations_rr/rr{σ}_{size}/{task}.npy`, Nauman et al. 2024) and long CSVs
+of published curves (`long_csv.py`, SimbaV2's released results). Whatever the source, the result
+has the columns of `TIDY_COLUMNS`: one row per config x seed x eval x metric.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from rlscale import results
+from rlscale.analysis import long_csv
 
 # A config is everything but the seed; `variant` holds any other setting that differs between runs.
 CONFIG_COLUMNS = (
@@ -42,7 +45,7 @@ TIDY_COLUMNS = (
 )
 RETURN_METRIC = "eval/return"
 RESETS_METRIC = "run/resets"  # resets applied so far at each eval point (rlscale runs)
-LAYOUTS = ("auto", "rlscale", "value-scaling", "bro-ablation")
+LAYOUTS = ("auto", "rlscale", "value-scaling", "bro-ablation", "long-csv")
 
 # The published zips name metrics by their training-code keys; map them onto rlscale's names.
 METRIC_ALIASES = {
@@ -73,19 +76,23 @@ _RUN_NON_CONFIG = {
 _VALUE_SCALING_FILE = re.compile(r"bs_(?P<bs>\d+)(?:_lr_(?P<lr>[0-9.eE+-]+?))?(?:_(?P<rest>.*))?$")
 
 
-def load(path: str | Path, layout: str = "auto") -> pd.DataFrame:
+def load(
+    path: str | Path, layout: str = "auto", variables: Any = None, source: str = "the recipe"
+) -> pd.DataFrame:
     """Read every run under `path` into the tidy frame.
 
     Args:
-        path: an rlscale run/sweep dir, a value-scaling zip or dir, or a BRO-ablation zip or dir.
-        layout: one of `LAYOUTS`; "auto" picks by file names.
+        path: an rlscale run/sweep dir, a value-scaling or BRO-ablation zip or dir, or long CSVs.
+        layout: one of `LAYOUTS`; "auto" picks by file names (and CSV headers).
+        variables, source: the recipe's `variables` (how long-CSV exp_names map to run columns)
+            and its file, named by errors; other layouts ignore them.
 
     Returns:
         DataFrame with `TIDY_COLUMNS`; `value` is the raw metric (returns not yet normalised).
 
     Raises:
         FileNotFoundError: `path` does not exist or holds no runs of the layout.
-        ValueError: unknown layout.
+        ValueError: unknown layout (RecipeError: long-CSV exp_names `variables` does not map).
     """
     root = Path(path)
     if not root.exists():
@@ -94,12 +101,16 @@ def load(path: str | Path, layout: str = "auto") -> pd.DataFrame:
         raise ValueError(f"unknown layout {layout!r}; valid: {list(LAYOUTS)}")
     if layout == "auto":
         layout = detect_layout(root)
-    loader = {
-        "rlscale": _load_rlscale,
-        "value-scaling": _load_value_scaling,
-        "bro-ablation": _load_bro_ablation,
-    }[layout]
-    frame = loader(root)
+    if layout == "long-csv":
+        patterns, table = (variables.patterns, variables.table) if variables else ((), {})
+        frame = long_csv.read(root, METRIC_ALIASES, patterns, table, source)
+    else:
+        loader = {
+            "rlscale": _load_rlscale,
+            "value-scaling": _load_value_scaling,
+            "bro-ablation": _load_bro_ablation,
+        }[layout]
+        frame = loader(root)
     if frame.empty:
         raise FileNotFoundError(f"no runs of the {layout!r} layout under {root}")
     return frame[list(TIDY_COLUMNS)]
@@ -114,9 +125,12 @@ def detect_layout(root: Path) -> str:
         return "value-scaling"
     if any(re.search(r"(^|/)rr[0-9.]+_[a-z]+/", name) for name in names):
         return "bro-ablation"
+    if not (root.is_file() and zipfile.is_zipfile(root)) and long_csv.csv_files(root):
+        return "long-csv"
     raise FileNotFoundError(
         f"no runs under {root}: expected {results.METRICS_FILE} files (rlscale), "
-        "utd_{σ}/{env}/{metric}/bs_*.npy (value-scaling) or rr{σ}_{size}/{task}.npy (bro-ablation)"
+        "utd_{σ}/{env}/{metric}/bs_*.npy (value-scaling), rr{σ}_{size}/{task}.npy (bro-ablation) "
+        f"or CSVs with columns {list(long_csv.SCHEMA)} (long-csv)"
     )
 
 

@@ -8,6 +8,7 @@ the valid keys.
 from __future__ import annotations
 
 import ast
+import re
 import typing
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from rlscale.analysis.errors import AnalysisError, RecipeError
+from rlscale.analysis.load import METRIC_ALIASES
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "analysis" / "default.yaml"
 
@@ -116,6 +118,26 @@ class Select(_Strict):
         return where
 
 
+class Variables(_Strict):
+    """exp_name -> run columns, for the long-CSV layout (`long_csv.py`): full-string regexes with
+    named groups (numbers parsed; the first match counts), and a table that wins key by key."""
+
+    patterns: list[str] = []
+    table: dict[str, dict[str, float | str]] = {}
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+            if not compiled.groupindex:
+                raise ValueError(f"{pattern!r} has no named group (?P<column>...) to set")
+        return patterns
+
+
 class Bounds(_Strict):
     min: float  # raw return mapped to 0
     max: float  # raw return mapped to 1000
@@ -180,8 +202,9 @@ class Reproduce(_Strict):
 class Recipe(_Strict):
     """Everything `rlscale analyze` needs besides the runs themselves."""
 
-    metric: str = "eval/return"
+    metric: str = "eval/return"  # a published name (avg_return) means its rlscale name
     agent: str = "sac"
+    variables: Variables = Variables()
     select: Select = Select()
     normalize: dict[str, Bounds] = {"jax:pendulum": Bounds(min=-1500.0, max=0.0)}
     thresholds: Thresholds = Thresholds(gap_logspace=(300.0, 800.0, 10))
@@ -197,6 +220,11 @@ class Recipe(_Strict):
     report: Report = Report()
     reproduce: Reproduce = Reproduce()
     _path: str | None = PrivateAttr(default=None)  # the YAML file it was read from, if any
+
+    @field_validator("metric")
+    @classmethod
+    def _rlscale_name(cls, metric: str) -> str:
+        return METRIC_ALIASES.get(metric, metric)
 
     def __eq__(self, other: object) -> bool:
         """Equal settings (where a recipe was read from does not count)."""

@@ -183,7 +183,7 @@ def analyze(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorruptRunWarning)
         try:
-            tidy = load.load(path, layout)
+            tidy = load.load(path, layout, recipe.variables, recipe.source)
         except FileNotFoundError as error:
             analysis.messages.append(f"load: {error}")
         else:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rlscale.analysis import load, propose, report, validate
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.recipe import load_recipe
+from rlscale.provenance import write_result
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,7 +62,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _analyze(args: argparse.Namespace) -> int:
     """Exit 1 when nothing at all could be analysed."""
     analysis, index = report.analyze(args.path, load_recipe(args.recipe), args.out, args.layout)
-    for line in report.summary_lines(analysis):
+    lines = report.summary_lines(analysis)
+    # The command line and versions beside the report, so a committed report names its command.
+    made = {"path": args.path, "layout": args.layout, "recipe": args.recipe, "summary": lines}
+    write_result(args.out, "provenance", {**made, "messages": analysis.messages})
+    for line in lines:
         print(line)
     for message in analysis.messages:
         print(f"note: {message}")

@@ -22,6 +22,7 @@ from rlscale.sweeps.lease import lease_path
 from rlscale.sweeps.plan import split_groups
 from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import Group, group_runs
+from rlscale.training.loggers import RunLogs, group_label
 from rlscale.training.progress import progress as progress_for
 
 
@@ -164,10 +165,14 @@ def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> di
         STOP.check()
 
     STOP.check()
+    names, sweep = store.log_settings(root)
+    logs = RunLogs(
+        names, todo, lambda run_id: store.run_dir(root, run_id), sweep, group_label(group)
+    )
     for run in todo:
         store.mark_running(root, run)
     try:
-        result = run_group(group, progress=progress, on_chunk=after_chunk)
+        result = run_group(group, progress=progress, on_chunk=after_chunk, on_rows=logs)
     except SweepInterrupted as stop:
         for run in todo:
             store.mark_failed(root, run, f"stopped by {stop}", state="interrupted")
@@ -177,6 +182,8 @@ def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> di
         for run in todo:
             store.mark_failed(root, run, error)
         raise
+    finally:
+        logs.close()
     return {
         run.run_id: store.finish(root, run, result.frames[run.run_id], result.reset_env_steps)
         for run in todo

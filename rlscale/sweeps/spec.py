@@ -19,6 +19,7 @@ from rlscale.config import (
     ConfigError,
     Preset,
     apply_family,
+    check_loggers,
     load_preset,
     load_yaml,
     node_lines,
@@ -26,7 +27,7 @@ from rlscale.config import (
 )
 from rlscale.training.group import RunSpec
 
-SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides")
+SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides", "loggers")
 BUDGET_KEYS = {"env_steps": "steps", "eval_every": "eval_every", "eval_episodes": "eval_episodes"}
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repo holding agents/ and envs/ presets
 
@@ -201,6 +202,7 @@ def load_sweep(path: str | Path) -> Sweep:
     text = path.read_text()
     where = _Where(path, text)
     _check_known(data, SPEC_KEYS, where, "")
+    check_loggers(data.get("loggers", []), where("loggers"))  # not a run key: run ids stay
     base, sources, preset = _agent_base(data, where, path)
     for flat, more in (_env_keys(data, where, path), _budget_keys(data, where)):
         base.update(flat)

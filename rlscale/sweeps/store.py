@@ -5,6 +5,8 @@
     <out>/runs/<run_id>/config.yaml      the run's resolved flat config
     <out>/runs/<run_id>/metrics.parquet  long-format metrics (the `rlscale train` schema)
     <out>/runs/<run_id>/status.json      {"state": running|done|diverged|failed, ...}
+    <out>/runs/<run_id>/tensorboard/     event files, with `loggers: [tensorboard]` in the spec
+    <out>/runs/<run_id>/wandb/           the W&B run (offline or synced), with `loggers: [wandb]`
 
 Every file is written write-then-rename, and a run's status turns done/diverged only after its
 metrics are in place, so a crash at any instant leaves either a finished run or an unfinished one.
@@ -74,7 +76,10 @@ def prepare(root: Path, sweep: Sweep) -> None:
             old = yaml.safe_load((root / SPEC_FILE).read_text()) or {}
         except yaml.YAMLError as error:
             raise ConfigError(f"{root / SPEC_FILE} is damaged ({error}); use --out") from None
-        diff = _flat_diff(old, sweep.data)
+        # Where the logs go is no part of what runs: a resume may add or drop a logger.
+        diff = _flat_diff(
+            *({k: v for k, v in d.items() if k != "loggers"} for d in (old, sweep.data))
+        )
         if not diff and (root / PLAN_FILE).is_file():
             try:
                 old_plan = _read_plan(root)
@@ -93,6 +98,14 @@ def prepare(root: Path, sweep: Sweep) -> None:
             )
     atomic_write_bytes(root / SPEC_FILE, sweep.text.encode())
     atomic_write_bytes(root / PLAN_FILE, json.dumps(plan, indent=1, default=str).encode())
+
+
+def log_settings(root: Path) -> tuple[tuple[str, ...], str]:
+    """(the `loggers:` of the sweep stored at `root`, its name: the W&B group of its runs); no
+    loggers for a dir without a spec (a group run on its own, `execute.run_job`)."""
+    path = Path(root) / SPEC_FILE
+    spec = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    return tuple(spec.get("loggers") or ()), str(spec.get("name", Path(root).name))
 
 
 def problem(root: Path, run_id: str) -> str | None:

@@ -315,7 +315,10 @@ def _vectors(group: Group, env: HostEnv):
 
 
 def run_host_group(
-    group: Group, progress: bool = True, on_chunk: Callable[[int], None] | None = None
+    group: Group,
+    progress: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+    on_rows: Callable[[list[dict]], None] | None = None,
 ) -> GroupResult:
     """`runner.run_group` for host envs: the same rows, plus `timings` (seconds per activity)."""
     config, runs = group.loop, len(group.runs)
@@ -351,7 +354,10 @@ def run_host_group(
             iterations = (index + 1) * config.iterations_per_chunk
             env_steps, updates = iterations * config.n_envs, updates_after(config, iterations)
             seconds = time.perf_counter() - start
-            rows += records.rows(group, metrics, env_steps, updates, seconds, extra, reset_steps)
+            point = records.rows(group, metrics, env_steps, updates, seconds, extra, reset_steps)
+            rows += point
+            if on_rows is not None:
+                on_rows(point)
             bar.update(config.eval_every * runs)
             bar.set_postfix(eval_return=f"{np.nanmean(eval_return):.1f}")
             if on_chunk is not None:

@@ -31,16 +31,20 @@ def build(group: Group):
 
 
 def run_group(
-    group: Group, progress: bool = True, on_chunk: Callable[[int], None] | None = None
+    group: Group,
+    progress: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+    on_rows: Callable[[list[dict]], None] | None = None,
 ) -> GroupResult:
     """Train every run of `group` in one compiled program and return long-format metrics.
 
     Args:
         group: runs sharing a static signature. progress: show a progress bar.
         on_chunk: called with the chunk index after each chunk (used by tests and executors).
+        on_rows: called with each chunk's new rows, on the host (the logging sinks, `loggers`).
     """
     if envs.is_host(group.static["env"]):
-        return run_host_group(group, progress, on_chunk)
+        return run_host_group(group, progress, on_chunk, on_rows)
     loop = group.loop
     env, agent, init, chunk = build(group)
     keys, hparams = records.initial_inputs(group, agent)
@@ -59,7 +63,10 @@ def run_group(
         iterations = (index + 1) * loop.iterations_per_chunk
         wall = time.perf_counter() - start
         env_steps, updates = iterations * loop.n_envs, updates_after(loop, iterations)
-        rows += records.rows(group, metrics, env_steps, updates, wall, extra, resets)
+        point = records.rows(group, metrics, env_steps, updates, wall, extra, resets)
+        rows += point
+        if on_rows is not None:
+            on_rows(point)
         bar.update(loop.eval_every * len(group.runs))
         bar.set_postfix(eval_return=f"{np.nanmean(metrics['eval/return']):.1f}")
         if on_chunk is not None:
