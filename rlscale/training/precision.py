@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 
 import jax
@@ -34,12 +35,17 @@ def deterministic() -> bool:
     return DETERMINISTIC_FLAG in os.environ.get("XLA_FLAGS", "").split()
 
 
+def _flags(on: bool) -> str:
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if f != DETERMINISTIC_FLAG]
+    return " ".join([*flags, DETERMINISTIC_FLAG] if on else flags)
+
+
 def set_deterministic(on: bool) -> None:
     """Turn deterministic GPU ops on or off for this process, before JAX starts its backends.
 
     Raises:
         RuntimeError: the backends already started with the other setting (XLA reads its flags
-            once); the message says to pass --deterministic to the launcher instead.
+            once; importing rlscale starts them); the message names the launcher option.
     """
     if on == deterministic():
         return
@@ -51,5 +57,14 @@ def set_deterministic(on: bool) -> None:
             f"deterministic={not on}: XLA reads its flags once per process; pass --deterministic "
             "to the launcher (or set deterministic: true in the sweep spec) instead"
         )
-    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if f != DETERMINISTIC_FLAG]
-    os.environ["XLA_FLAGS"] = " ".join([*flags, DETERMINISTIC_FLAG] if on else flags)
+    os.environ["XLA_FLAGS"] = _flags(on)
+
+
+def relaunch_deterministic() -> None:
+    """Re-execute this very command with deterministic GPU ops on, unless they are: the
+    launcher's way to turn them on once importing rlscale has started JAX's backends."""
+    if deterministic():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, sys.orig_argv, {**os.environ, "XLA_FLAGS": _flags(True)})
