@@ -31,7 +31,7 @@ def test_the_smoke_run_writes_every_section(tmp_path):
     assert len(correctness["short_run"]["cpu"]) == data["sizes"]["seeds"]
     groups = data["scaling"]["groups"]
     assert list(groups) == ["1", "2"]
-    assert all(g["updates_per_s"] > 0 and 0 < g["mfu"] for g in groups.values())
+    assert all(g["updates_per_s"] > 0 and g["mfu"] > 0 for g in groups.values())
     env_check = data["envs_in_loop"]["jax:pendulum"]
     assert env_check["bare"]["steps_per_s"] > 0 and env_check["loop_over_bare"] > 0
     memory = data["memory"]
