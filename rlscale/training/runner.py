@@ -47,8 +47,9 @@ def run_group(
         on_chunk: called with the chunk index after each chunk (used by tests and executors).
     """
     precision.set_deterministic(group.static["deterministic"])
-    if envs.is_host(group.static["env"]):
-        return run_host_group(group, progress, on_chunk)
+    if envs.is_host(group.static["env"]):  # its programs trace inside, under this precision
+        with jax.default_matmul_precision(group.static["matmul_precision"]):
+            return run_host_group(group, progress, on_chunk)
     loop = group.loop
     runs = sharding.for_group(len(group.runs))
     env, agent, init, chunk = build(group, runs)
