@@ -17,7 +17,9 @@ Sections, each written to the result file as soon as it is done (a timed-out run
 - memory: the largest group of width-1024 SimbaV2 the planner plans for one device against the
   largest that runs (doubling from the plan until the device runs out of memory).
 Writes benchmarks/results/device/<device>.json and .md (via rlscale.provenance), and copies both
-to --out (the device tool's $OUT) when given. Sections past --budget-s are skipped, and say so.
+to --out (the device tool's $OUT) when given. Sections past --budget-s, or not named by --only
+(a rerun in a second lease), are skipped and listed; a section that fails is recorded and the
+others still run (exit status 1).
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "device"
+SECTION_NAMES = ("correctness", "scaling", "envs_in_loop", "memory")  # device_sections.SECTIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +55,7 @@ class Sizes:
     episode: int = 50  # max_episode_steps: keeps the loop's one eval episode short
     simba_width: int = 1024
     simba_buffer: int = 100_000
-    probes: int = 3  # group sizes tried from the plan upwards
+    probes: int = 2  # group sizes tried from the plan upwards
     memory_gb: float | None = None  # None: the device's own memory
     matmul: int = 8192
 
@@ -74,7 +78,7 @@ SMOKE = Sizes(
     simba_width=8,
     simba_buffer=64,
     probes=1,
-    memory_gb=0.001,
+    memory_gb=0.02,  # a few tiny SimbaV2 runs (4 MiB each, headroom included)
     matmul=128,
 )
 
@@ -86,6 +90,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--budget-s", type=float, default=330.0, help="skip sections after this")
     parser.add_argument("--results", default=str(RESULTS), help="folder of the result files")
     parser.add_argument("--out", default=os.environ.get("OUT"), help="also copy the files here")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTION_NAMES, help="run these sections (a second lease)"
+    )
     return parser.parse_args()
 
 
@@ -113,22 +120,27 @@ def main() -> int:
         "smoke": args.smoke,
         "sizes": dataclasses.asdict(sizes),
         "skipped": [],
+        "failed": {},
     }
     deadline = time.perf_counter() + args.budget_s
     path = write_result(args.results, name, data)
     for section in sections.SECTIONS:
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or (args.only and section.__name__ not in args.only):
             data["skipped"].append(section.__name__)
             continue
         start = time.perf_counter()
-        data[section.__name__] = section(sizes)
+        try:
+            data[section.__name__] = section(sizes)
+        except Exception as error:  # recorded, and the other sections still run
+            traceback.print_exc()
+            data["failed"][section.__name__] = f"{type(error).__name__}: {str(error)[:300]}"
         print(f"{section.__name__}: {time.perf_counter() - start:.1f}s", flush=True)
         path = write_result(args.results, name, data, sections.table(data))
     print(sections.table(data))
     if args.out:
         for suffix in (".json", ".md"):
             shutil.copy(path.with_suffix(suffix), Path(args.out) / path.with_suffix(suffix).name)
-    return 0
+    return 1 if data["failed"] else 0
 
 
 if __name__ == "__main__":

@@ -212,7 +212,7 @@ def memory(s) -> dict[str, Any]:
     }
 
 
-SECTIONS = (correctness, scaling, envs_in_loop, memory)
+SECTIONS = (correctness, scaling, envs_in_loop, memory)  # device_check.SECTION_NAMES
 
 
 def table(data: dict[str, Any]) -> str:
@@ -263,5 +263,7 @@ def table(data: dict[str, Any]) -> str:
             f"largest that ran: {m['largest_ran']} (tried {list(m['tried'])}).",
         ]
     if data["skipped"]:
-        lines += ["", f"Skipped (time budget): {', '.join(data['skipped'])}."]
+        lines += ["", f"Skipped (time budget or --only): {', '.join(data['skipped'])}."]
+    for section, error in data["failed"].items():
+        lines += ["", f"FAILED {section}: {error}"]
     return "\n".join(lines)

@@ -24,7 +24,8 @@ def test_the_smoke_run_writes_every_section(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     data = json.loads((out / "smoke-cpu.json").read_text())
     assert (tmp_path / "results" / "smoke-cpu.md").read_text() == (out / "smoke-cpu.md").read_text()
-    assert data["skipped"] == [] and data["smoke"] is True and data["deterministic"] is False
+    assert data["skipped"] == [] and data["failed"] == {}
+    assert data["smoke"] is True and data["deterministic"] is False
     assert data["provenance"]["command"]
     correctness = data["correctness"]
     assert correctness["first_update_ok"] and correctness["short_run_agree"]
