@@ -123,7 +123,7 @@ def main() -> int:
         "failed": {},
     }
     deadline = time.perf_counter() + args.budget_s
-    path = write_result(args.results, name, data)
+    path = write_result(args.results, name, data, sections.table(data))
     for section in sections.SECTIONS:
         if time.perf_counter() > deadline or (args.only and section.__name__ not in args.only):
             data["skipped"].append(section.__name__)
@@ -136,6 +136,7 @@ def main() -> int:
             data["failed"][section.__name__] = f"{type(error).__name__}: {str(error)[:300]}"
         print(f"{section.__name__}: {time.perf_counter() - start:.1f}s", flush=True)
         path = write_result(args.results, name, data, sections.table(data))
+    path = write_result(args.results, name, data, sections.table(data))  # the skipped ones too
     print(sections.table(data))
     if args.out:
         for suffix in (".json", ".md"):
