@@ -2,7 +2,8 @@
 config, beside sbx-rl's and SB3's SAC at the same hyperparameters when the `bench` extra is in.
 
 MFU = achieved update FLOP/s (XLA-counted FLOPs of one update x updates/s) / the FLOP/s of a large
-float32 matmul measured on the same device now, so it is relative to what this machine can do.
+float32 matmul measured on the same device now at the run's matmul precision, so it is relative to
+what this machine can do.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from typing import Any
 
 import jax
 
+from rlscale.training import precision
 from rlscale.training.group import group_runs, seed_runs
 from rlscale.training.loop import updates_after
 from rlscale.training.runner import run_group
 
 
-def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
-    """Measured float32 matmul throughput: the denominator of MFU."""
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10, level: str = "highest") -> float:
+    """Measured float32 matmul throughput at matmul precision `level`: the denominator of MFU."""
     a = jax.random.normal(jax.random.key(0), (size, size))
-    matmul = jax.jit(lambda x: x @ x)
+    matmul = jax.jit(precision.scoped(lambda x: x @ x, level))
     matmul(a).block_until_ready()
     start = time.perf_counter()
     for _ in range(repeats):
@@ -39,7 +41,7 @@ def measure(config: dict[str, Any], seeds: int) -> dict[str, float]:
     loop = group.loop
     updates = updates_after(loop, loop.n_chunks * loop.iterations_per_chunk) * seeds
     updates_per_second = updates / result.train_seconds
-    peak = matmul_flops_per_second()
+    peak = matmul_flops_per_second(level=config["matmul_precision"])
     return {
         "compile_s": result.compile_seconds,
         "first_eval_point_s": first["t"],
@@ -94,12 +96,17 @@ def bench(config: dict[str, Any], seeds: int = 1, peers: bool = False) -> dict[s
     print(
         f"device: {jax.devices()[0].device_kind}; agent={config['agent']} env={config['env']} "
         f"width={config['critic_width']} batch={config['batch_size']} utd={config['utd']} "
-        f"seeds={seeds} steps={config['steps']}"
+        f"seeds={seeds} steps={config['steps']} matmul_precision={config['matmul_precision']} "
+        f"deterministic={precision.deterministic()}"
     )
     ours = measure(config, seeds)
     for key, value in ours.items():
         print(f"  rlscale {key:>20}: {value:,.3g}")
-    report: dict[str, Any] = {"rlscale": ours}
+    report: dict[str, Any] = {
+        "rlscale": ours,
+        "matmul_precision": config["matmul_precision"],
+        "deterministic": precision.deterministic(),
+    }
     if peers:
         for name in ("sbx", "sb3"):
             peer = _peer(name, config)

@@ -24,11 +24,13 @@ from rlscale import envs
 from rlscale.agents import registry
 from rlscale.agents.domains import (
     Domain,
+    Flag,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     domain_of,
     field_hints,
+    one_of,
 )
 
 
@@ -37,6 +39,8 @@ class ConfigError(ValueError):
 
 
 AgentName = Annotated[Literal[tuple(registry.AGENTS)], Domain(f"one of {sorted(registry.AGENTS)}")]
+PRECISIONS = ("highest", "high", "default")  # jax.default_matmul_precision levels
+MatmulPrecision = one_of(*PRECISIONS)
 EnvName = Annotated[str, Domain(f"<family>:<name>, family one of {', '.join(envs.FAMILIES)}")]
 
 
@@ -58,6 +62,8 @@ class LoopKeys(BaseModel):
     action_repeat: NonNegativeInt = 0  # 0 = the env family's default (2 dmc/playground, else 1)
     env_workers: NonNegativeInt = 0  # host envs: worker processes stepping copies; 0 = in-process
     seed: NonNegativeInt = 0
+    matmul_precision: MatmulPrecision = "highest"  # float32 dots, rlscale.training.precision
+    deterministic: Flag = False  # deterministic GPU ops: process-wide, so set per launch or sweep
 
 
 LOOP_KEYS = tuple(LoopKeys.model_fields)

@@ -10,6 +10,7 @@ import yaml
 from rlscale.config import ConfigError, load_run_config
 
 KEYS = "any run-config key as --key value (e.g. --utd 4 --batch-size 128 --critic-width 512)"
+DETERMINISTIC = "deterministic GPU ops (a process-wide XLA flag), recorded in the run's config"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--seeds", type=int, default=1, help="seeds vmapped in one program")
     train.add_argument("--out", help="directory for metrics.parquet and config.yaml")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--deterministic", action="store_true", help=DETERMINISTIC)
     train.set_defaults(func=_train, accepts_keys=True)
     bench = commands.add_parser(
         "bench", help="throughput, compile time and MFU, beside peers", epilog=KEYS
@@ -31,6 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also run sbx-rl and SB3 SAC on Gymnasium Pendulum-v1 (extra 'bench')",
     )
+    bench.add_argument("--deterministic", action="store_true", help=DETERMINISTIC)
     bench.set_defaults(func=_bench, accepts_keys=True)
 
 
@@ -58,10 +61,24 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _config(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    """The run's config; deterministic GPU ops (--deterministic, the config's key, or the flag
+    already in XLA_FLAGS) are put in it and in effect, relaunching the command if need be."""
+    from rlscale.training import precision
+
+    overrides = parse_overrides(extra)
+    if args.deterministic or precision.deterministic():
+        overrides["deterministic"] = True
+    config = load_run_config(args.config, overrides)
+    if config["deterministic"]:
+        precision.relaunch_deterministic()
+    return config
+
+
 def _train(args: argparse.Namespace, extra: list[str]) -> int:
     from rlscale.training.train import train  # local: `rlscale --help` needs no JAX
 
-    config = load_run_config(args.config, parse_overrides(extra))
+    config = _config(args, extra)
     frame, result = train(config, args.seeds, args.out, progress=not args.quiet)
     last = frame[frame.metric == "eval/return"].groupby("seed")["value"].last()
     print(
@@ -76,6 +93,6 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
 def _bench(args: argparse.Namespace, extra: list[str]) -> int:
     from rlscale.bench import bench
 
-    config = load_run_config(args.config, parse_overrides(extra))
+    config = _config(args, extra)
     bench(config, seeds=args.seeds, peers=args.peers)
     return 0

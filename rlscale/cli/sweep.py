@@ -8,6 +8,11 @@ from pathlib import Path
 from rlscale.sweeps import estimate, execute, store
 from rlscale.sweeps.spec import load_sweep
 
+DETERMINISTIC = (
+    "deterministic GPU ops for this process (XLA flag; also the spec key `deterministic: true`), "
+    "recorded in every run's config"
+)
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser("sweep", help="run a sweep spec (YAML); resumes where it stopped")
@@ -36,6 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "local device's memory, or half the RAM on CPU; Ray: no split)",
     )
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    sweep.add_argument("--deterministic", action="store_true", help=DETERMINISTIC)
     sweep.set_defaults(func=_sweep)
     status = commands.add_parser("status", help="state of each run of a sweep directory")
     status.add_argument("sweep_dir", help="e.g. runs/quickstart")
@@ -43,7 +49,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    sweep = load_sweep(args.spec)  # validates everything before anything is written
+    from rlscale.training import precision
+
+    # validates everything before anything is written
+    sweep = load_sweep(args.spec, args.deterministic or precision.deterministic() or None)
+    if any(run.config["deterministic"] for run in sweep.runs):
+        precision.relaunch_deterministic()  # XLA reads its flags once per process
     root = Path(args.out or Path("runs") / sweep.name)
     memory = execute.memory_budget(args.memory_gb, ray=args.executor == "ray")
     groups = execute.plan(sweep, memory)

@@ -24,6 +24,7 @@ from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import Group, group_runs
 from rlscale.training.loggers import RunLogs, group_label
 from rlscale.training.progress import progress as progress_for
+from rlscale.training.sharding import spans_devices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,7 @@ def memory_budget(memory_gb: float | None = None, ray: bool = False) -> float | 
 
 
 def plan(sweep: Sweep, memory_bytes: float | None = None) -> list[Group]:
-    """The sweep's groups, split where a group's runs would not fit `memory_bytes` together."""
+    """The sweep's groups, split where a device's share of a group would not fit `memory_bytes`."""
     groups = group_runs(list(sweep.runs))
     return groups if memory_bytes is None else split_groups(groups, memory_bytes)
 
@@ -215,8 +216,8 @@ def _accelerators() -> list:
 
 
 def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> dict[str, str]:
-    """Run `groups` here: one at a time, or one per device concurrently when there are several
-    accelerators. A failing job marks its runs failed and the others go on."""
+    """Run `groups` here: one at a time (with several accelerators, a group with a run for each
+    split over all, smaller ones one per device concurrently). A failed job's runs are marked."""
     import jax
 
     root = Path(root)
@@ -234,10 +235,10 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
         with jax.default_device(device):
             return run_job(group, root, False, advance)
 
-    if len(devices) < 2:
-        for group in groups:
-            states.update(_guard(job, group))
-    else:
+    whole = [g for g in groups if len(devices) < 2 or spans_devices(len(g.runs), len(devices))]
+    for group in whole:  # one at a time; a group spanning the devices is one program over all
+        states.update(_guard(job, group))
+    if len(whole) < len(groups):
         free = list(devices)
         with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
 
@@ -248,7 +249,7 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
                 finally:
                     free.append(device)
 
-            for result in pool.map(on_device, groups):
+            for result in pool.map(on_device, [g for g in groups if g not in whole]):
                 states.update(result)
     overall.close()
     if _leased(groups, states):

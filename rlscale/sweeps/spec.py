@@ -27,7 +27,12 @@ from rlscale.config import (
 )
 from rlscale.training.group import RunSpec
 
-SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides", "loggers")
+SPEC_KEYS = (
+    *("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides"),
+    *("loggers", "deterministic"),
+)
+# Set once per sweep, never per run: deterministic GPU ops are a process-wide XLA flag.
+SWEEP_LEVEL = ("agent", "seed", "deterministic")
 BUDGET_KEYS = {"env_steps": "steps", "eval_every": "eval_every", "eval_episodes": "eval_episodes"}
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repo holding agents/ and envs/ presets
 
@@ -195,8 +200,11 @@ def _overrides(spec: dict, valid: tuple, where: _Where) -> list[tuple[int, dict,
     return out
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Parse, validate and expand a sweep spec; raises ConfigError naming the file and line."""
+def load_sweep(path: str | Path, deterministic: bool | None = None) -> Sweep:
+    """Parse, validate and expand a sweep spec; raises ConfigError naming the file and line.
+
+    `deterministic` (the launcher's --deterministic) replaces the spec's `deterministic:` key;
+    either is recorded in every run's config."""
     path = Path(path)
     data = load_yaml(path)
     text = path.read_text()
@@ -207,6 +215,10 @@ def load_sweep(path: str | Path) -> Sweep:
     for flat, more in (_env_keys(data, where, path), _budget_keys(data, where)):
         base.update(flat)
         sources.update(more)
+    if deterministic is not None or "deterministic" in data:
+        given = deterministic is not None
+        base["deterministic"] = deterministic if given else data["deterministic"]
+        sources["deterministic"] = "--deterministic" if given else where("deterministic")
     agent = base.get("agent", "sac")
     if agent not in registry.AGENTS:
         raise ConfigError(
@@ -216,7 +228,7 @@ def load_sweep(path: str | Path) -> Sweep:
     valid = tuple(
         k
         for k in (*LOOP_KEYS, *registry.static_fields(agent), *registry.hparam_fields(agent))
-        if k not in ("agent", "seed")
+        if k not in SWEEP_LEVEL
     )
     grid, zipped = _axes(data, "grid", valid, where), _axes(data, "zip", valid, where)
     both = set(grid) & set(zipped)

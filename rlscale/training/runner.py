@@ -13,19 +13,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from rlscale import envs
-from rlscale.training import records
+from rlscale.training import precision, records, sharding
 from rlscale.training.group import Group
 from rlscale.training.host_loop import run_host_group
 from rlscale.training.loop import make_chunk, make_init, reset_env_steps, updates_after
 from rlscale.training.records import GroupResult
 
 
-def build(group: Group):
-    """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet."""
+def build(group: Group, runs: sharding.RunSharding | None = None):
+    """The group's env, agent, and its compiled (init, chunk) programs, uncompiled yet; with
+    `runs`, one program split over the devices along the run axis."""
     env, agent = group.env_and_agent()
-    init = jax.jit(jax.vmap(make_init(agent, env, group.loop)))
+    level = group.static["matmul_precision"]
+    options = runs.jit_options() if runs is not None else {"init": {}, "chunk": {}}
+    init = jax.jit(
+        precision.scoped(jax.vmap(make_init(agent, env, group.loop)), level), **options["init"]
+    )
     chunk = jax.jit(
-        jax.vmap(make_chunk(agent, env, group.loop), in_axes=(0, None)), donate_argnums=0
+        precision.scoped(jax.vmap(make_chunk(agent, env, group.loop), in_axes=(0, None)), level),
+        donate_argnums=0,
+        **options["chunk"],
     )
     return env, agent, init, chunk
 
@@ -43,11 +50,16 @@ def run_group(
         on_chunk: called with the chunk index after each chunk (used by tests and executors).
         on_rows: called with each chunk's new rows, on the host (the logging sinks, `loggers`).
     """
-    if envs.is_host(group.static["env"]):
-        return run_host_group(group, progress, on_chunk, on_rows)
+    precision.set_deterministic(group.static["deterministic"])
+    if envs.is_host(group.static["env"]):  # its programs trace inside, under this precision
+        with jax.default_matmul_precision(group.static["matmul_precision"]):
+            return run_host_group(group, progress, on_chunk, on_rows)
     loop = group.loop
-    env, agent, init, chunk = build(group)
+    runs = sharding.for_group(len(group.runs))
+    env, agent, init, chunk = build(group, runs)
     keys, hparams = records.initial_inputs(group, agent)
+    if runs is not None:
+        keys, hparams = runs.place((keys, hparams))
     start = time.perf_counter()
     state = init(keys, hparams)
     compiled = chunk.lower(state, jnp.int32(0)).compile()
@@ -59,7 +71,7 @@ def run_group(
     start = time.perf_counter()
     for index in range(loop.n_chunks):
         state, metrics = compiled(state, jnp.int32(index * loop.iterations_per_chunk))
-        metrics = jax.device_get(metrics)
+        metrics = jax.device_get(metrics) if runs is None else runs.unpad(metrics)
         iterations = (index + 1) * loop.iterations_per_chunk
         wall = time.perf_counter() - start
         env_steps, updates = iterations * loop.n_envs, updates_after(loop, iterations)
