@@ -27,7 +27,12 @@ from rlscale.config import (
 from rlscale.training.group import RunSpec
 
 SPEC_KEYS = ("name", "agent", "env", "budget", "seeds", "grid", "zip", "overrides")
-BUDGET_KEYS = {"env_steps": "steps", "eval_every": "eval_every", "eval_episodes": "eval_episodes"}
+BUDGET_KEYS = {
+    "env_steps": "steps",
+    "eval_every": "eval_every",
+    "eval_episodes": "eval_episodes",
+    "checkpoint_every": "checkpoint_every",
+}
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repo holding agents/ and envs/ presets
 
 
