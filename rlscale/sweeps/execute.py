@@ -132,6 +132,9 @@ def run_sweep(
     groups = plan(sweep, memory_bytes) if groups is None else groups
     store.prepare(Path(root), sweep)  # refuses a dir made from another spec before any work
     todo = pending(groups, Path(root))
+    if not keep_checkpoints:  # a launcher killed between finishing a group and deleting them
+        for run in (run for g in groups if g not in todo for run in g.runs):
+            store.delete_checkpoints(Path(root), run.run_id)
     if ray is not None:
         run_ray(todo, root, ray, keep=keep_checkpoints)
     else:

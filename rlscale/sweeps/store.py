@@ -5,6 +5,7 @@
     <out>/runs/<run_id>/config.yaml      the run's resolved flat config
     <out>/runs/<run_id>/metrics.parquet  long-format metrics (the `rlscale train` schema)
     <out>/runs/<run_id>/status.json      {"state": running|done|diverged|failed, ...}
+    <out>/runs/<run_id>/checkpoints/     orbax checkpoints of an unfinished run, by env step
 
 Every file is written write-then-rename, and a run's status turns done/diverged only after its
 metrics are in place, so a crash at any instant leaves either a finished run or an unfinished one.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -38,6 +40,7 @@ from rlscale.results import (
 from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import RunSpec
 
+CHECKPOINT_DIR = "checkpoints"  # rlscale.training.checkpoint's, named here without JAX
 SPEC_FILE = "spec.yaml"
 PLAN_FILE = "plan.json"
 FINISHED = ("done", "diverged")  # states resume never reruns
@@ -181,6 +184,10 @@ def finish(root: Path, run: RunSpec, frame: pd.DataFrame, result: Any = None, da
         status.update(state="diverged", diverged_at_env_steps=int(diverged.env_steps.min()))
     write_status(path / STATUS_FILE, status)
     return status["state"]
+
+
+def delete_checkpoints(root: Path, run_id: str) -> None:
+    shutil.rmtree(run_dir(root, run_id) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _alive(status: dict[str, Any]) -> bool:

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = "checkpoints"  # also named in rlscale.sweeps.store (which imports no JAX)
 CHECKPOINT_SECONDS = 300.0  # checkpoint_every 0 (auto): wall seconds between two checkpoints
 
 
