@@ -54,11 +54,14 @@ def train_both(group: Group, every: int, folder: Path) -> dict:
 
 
 def large_buffer_save(capacity: int, runs: int, folder: Path) -> dict:
-    """Seconds one save of `runs` replay buffers of `capacity` 67-dim transitions blocks, and
-    seconds until every file is written."""
+    """Seconds one save of `runs` full replay buffers of `capacity` 67-dim transitions (and
+    their RNG keys) blocks training, and seconds until every file is written."""
     example = Transition(jnp.zeros(67), jnp.zeros(21), jnp.zeros(()), jnp.zeros(67), jnp.zeros(()))
-    one = {"buffer": replay.init(example, capacity), "key": jax.random.key(0)}
-    state = jax.tree.map(lambda x: jnp.stack([x] * runs), one)
+    buffer = replay.init(example, capacity)
+    # A full buffer of noise: zeros would compress to nothing and time nothing.
+    keys = iter(jax.random.split(jax.random.key(0), 8))
+    data = jax.tree.map(lambda x: jax.random.normal(next(keys), (runs, *x.shape)), buffer.data)
+    state = {"buffer": data, "key": jax.random.split(jax.random.key(1), runs)}
     checkpoints = GroupCheckpoints([folder / f"run{i}" for i in range(runs)], 1)
     start = time.perf_counter()
     checkpoints.save(1, 1, state, [], 0.0)
