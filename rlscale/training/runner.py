@@ -17,7 +17,14 @@ from rlscale.training import checkpoint, records
 from rlscale.training.checkpoint import GroupCheckpoints
 from rlscale.training.group import Group
 from rlscale.training.host_loop import run_host_group
-from rlscale.training.loop import make_chunk, make_init, reset_env_steps, updates_after
+from rlscale.training.loop import (
+    LoopConfig,
+    RunnerState,
+    make_chunk,
+    make_init,
+    reset_env_steps,
+    updates_after,
+)
 from rlscale.training.records import GroupResult
 
 
@@ -58,11 +65,7 @@ def run_group(
     compile_seconds = time.perf_counter() - start
     extra = records.static_metrics(agent, state.agent_state, env, loop.batch_size)
     resets = reset_env_steps(loop, agent) if agent.resets else None
-    rows, first, wall = [], 0, 0.0
-    restored = checkpoints.restore(state, loop.iterations_per_segment) if checkpoints else None
-    if restored is not None:
-        state, rows, wall = checkpoint.like(state, restored.state), restored.rows, restored.wall
-        first = restored.iterations // loop.iterations_per_segment
+    state, rows, first, wall = _resume(state, checkpoints, loop)
     bar = records.progress_bar(group, progress)
     bar.update(first * loop.segment_steps * len(group.runs))
     start, saved = time.perf_counter() - wall, time.perf_counter()
@@ -86,5 +89,15 @@ def run_group(
             on_chunk(index)
     bar.close()
     seconds = time.perf_counter() - start
-    resumed = restored.iterations * loop.n_envs if restored else 0
+    resumed = first * loop.segment_steps
     return records.result(group, rows, compile_seconds, seconds, extra, None, resets or (), resumed)
+
+
+def _resume(state: RunnerState, checkpoints: GroupCheckpoints | None, loop: LoopConfig):
+    """(state, rows so far, first segment to run, wall seconds so far): from the newest sound
+    checkpoint if there is one, else from `state` at step 0."""
+    restored = checkpoints.restore(state, loop.iterations_per_segment) if checkpoints else None
+    if restored is None:
+        return state, [], 0, 0.0
+    first = restored.iterations // loop.iterations_per_segment
+    return checkpoint.like(state, restored.state), restored.rows, first, restored.wall
