@@ -61,7 +61,9 @@ def large_buffer_save(capacity: int, runs: int, folder: Path) -> dict:
     # A full buffer of noise: zeros would compress to nothing and time nothing.
     keys = iter(jax.random.split(jax.random.key(0), 8))
     data = jax.tree.map(lambda x: jax.random.normal(next(keys), (runs, *x.shape)), buffer.data)
-    state = {"buffer": data, "key": jax.random.split(jax.random.key(1), runs)}
+    state = jax.block_until_ready(
+        {"buffer": data, "key": jax.random.split(jax.random.key(1), runs)}
+    )
     checkpoints = GroupCheckpoints([folder / f"run{i}" for i in range(runs)], 1)
     start = time.perf_counter()
     checkpoints.save(1, 1, state, [], 0.0)
