@@ -53,9 +53,8 @@ class LoopConfig:
 
     @property
     def segment_steps(self) -> int:
-        """Env steps of the compiled program: a common divisor of the eval and checkpoint
-        intervals, so both fall on its boundaries. Auto (0) splits the eval interval into equal
-        parts of at most AUTO_SEGMENT_STEPS where it divides so (else keeps it whole)."""
+        """Env steps of the compiled program: the gcd of the eval and checkpoint intervals; auto
+        (0) splits the eval interval into equal parts of <= AUTO_SEGMENT_STEPS if it can."""
         if self.checkpoint_every:
             return math.gcd(self.eval_every, self.checkpoint_every)
         least = math.ceil(self.eval_every / AUTO_SEGMENT_STEPS)
