@@ -58,6 +58,7 @@ class LoopKeys(BaseModel):
     eval_every: PositiveInt = 2000  # env steps between eval points
     eval_episodes: PositiveInt = 5
     buffer_size: NonNegativeInt = 0  # replay capacity; 0 = steps, else at least batch_size
+    checkpoint_every: NonNegativeInt = 0  # env steps between checkpoints; 0 = every ~5 minutes
     max_episode_steps: NonNegativeInt = 0  # 0 = the env's own time limit (in agent steps)
     action_repeat: NonNegativeInt = 0  # 0 = the env family's default (2 dmc/playground, else 1)
     env_workers: NonNegativeInt = 0  # host envs: worker processes stepping copies; 0 = in-process
@@ -287,6 +288,11 @@ def _check_loop(loop: dict[str, Any], flat: dict[str, Any], sources: dict[str, s
         raise ConfigError(
             f"{_where('eval_every', sources)}: eval_every={loop['eval_every']} must divide "
             f"steps={loop['steps']} and be a multiple of n_envs={loop['n_envs']}"
+        )
+    if loop["checkpoint_every"] % loop["n_envs"]:
+        raise ConfigError(
+            f"{_where('checkpoint_every', sources)}: checkpoint_every={loop['checkpoint_every']} "
+            f"must be a multiple of n_envs={loop['n_envs']} (or 0: every ~5 minutes)"
         )
     if 0 < loop["buffer_size"] < loop["batch_size"]:
         raise ConfigError(

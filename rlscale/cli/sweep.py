@@ -42,6 +42,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
     sweep.add_argument("--deterministic", action="store_true", help=DETERMINISTIC)
+    sweep.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep each run's last checkpoints once its group finished (default: deleted)",
+    )
     sweep.set_defaults(func=_sweep)
     status = commands.add_parser("status", help="state of each run of a sweep directory")
     status.add_argument("sweep_dir", help="e.g. runs/quickstart")
@@ -61,7 +66,9 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         rate, where = estimate.throughput(args.throughput) if args.throughput else (None, "")
         print("\n".join(estimate.plan_lines(sweep, groups, root)))
-        print("\n".join(estimate.describe(estimate.costs(groups), rate, where)))
+        table = estimate.costs(groups)
+        print("\n".join(estimate.describe(table, rate, where)))
+        print("\n".join(estimate.checkpoint_lines(groups, table, rate)))
         return 0
     options = None
     if args.executor == "ray":
@@ -73,7 +80,9 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"re-queued corrupt run {run_id}: {why}")
     try:
         with execute.stop_on_signals():
-            todo = execute.run_sweep(sweep, root, memory, options, not args.quiet, groups)
+            todo = execute.run_sweep(
+                sweep, root, memory, options, not args.quiet, groups, args.keep_checkpoints
+            )
     except execute.SweepInterrupted as stop:
         print(f"stopped by {stop}: unfinished runs are marked interrupted; rerun to resume")
         return 128 + stop.signum

@@ -113,6 +113,40 @@ def describe(table: pd.DataFrame, rate: float | None, where: str = "") -> list[s
     return lines
 
 
+def state_bytes(group: Group) -> int:
+    """Bytes of one run's checkpointed state (its runner state: replay buffer included)."""
+    import jax
+
+    from rlscale.training.loop import make_init
+
+    env, agent = group.env_and_agent()
+    state = jax.eval_shape(make_init(agent, env, group.loop), jax.random.key(0), agent.hparams)
+    is_key = lambda x: jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)  # noqa: E731
+    # A threefry key is stored as its two uint32 words.
+    return sum(x.size * (8 if is_key(x) else x.dtype.itemsize) for x in jax.tree.leaves(state))
+
+
+def checkpoint_lines(groups: list[Group], table: pd.DataFrame, rate: float | None) -> list[str]:
+    """Checkpoint disk use (each run keeps its last two while it trains) and, at `rate` FLOP/s,
+    the most work a kill can lose: the checkpoint interval, or for auto (checkpoint_every 0)
+    CHECKPOINT_SECONDS plus one compiled segment."""
+    from rlscale.training.checkpoint import CHECKPOINT_SECONDS
+
+    disk = sum(2 * len(g.runs) * state_bytes(g) for g in groups)
+    lines = [f"checkpoints: up to {disk / 2**30:.3g} GiB on disk while training (2 per run)"]
+    if rate is None:
+        return [*lines, "worst-case work lost per kill: pass --throughput to convert to minutes"]
+    seconds = table["flops"].to_numpy() / rate  # FLOPs per group: its runs together
+    worst = []
+    for group, total in zip(groups, seconds, strict=True):
+        loop = group.loop
+        if loop.checkpoint_every:
+            worst.append(total * min(loop.checkpoint_every, loop.total_steps) / loop.total_steps)
+        else:
+            worst.append(CHECKPOINT_SECONDS + total * loop.segment_steps / loop.total_steps)
+    return [*lines, f"worst-case work lost per kill: {max(worst) / 60:.3g} min (slowest group)"]
+
+
 def _hours(value: float) -> str:
     return f"{value:,.0f} h" if value >= 10 else f"{value:.2g} h"
 

@@ -120,22 +120,27 @@ def run_sweep(
     ray: RayOptions | None = None,
     progress: bool = True,
     groups: list[Group] | None = None,
+    keep_checkpoints: bool = False,
 ) -> list[Group]:
     """Run every unfinished group of `sweep` into `root` (locally, or on Ray when `ray` is given).
 
     Args:
         groups: the sweep's plan when the caller already made it (`plan(sweep, memory_bytes)`);
             otherwise it is made here.
+        keep_checkpoints: keep each run's last checkpoints once its group finished.
 
     Returns the groups that were pending before the call (empty: the sweep was already finished).
     """
     groups = plan(sweep, memory_bytes) if groups is None else groups
     store.prepare(Path(root), sweep)  # refuses a dir made from another spec before any work
     todo = pending(groups, Path(root))
+    if not keep_checkpoints:  # a launcher killed between finishing a group and deleting them
+        for run in (run for g in groups if g not in todo for run in g.runs):
+            store.delete_checkpoints(Path(root), run.run_id)
     if ray is not None:
-        run_ray(todo, root, ray)
+        run_ray(todo, root, ray, keep=keep_checkpoints)
     else:
-        run_local(todo, root, progress=progress)
+        run_local(todo, root, progress, keep_checkpoints)
     return todo
 
 
@@ -144,9 +149,11 @@ def run_job(
     root: str | Path,
     progress: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    keep: bool = False,
 ) -> dict[str, str]:
     """Train one group and write its unfinished runs; returns run_id -> final state, or LEASED
-    for each when another live launcher holds the group's lease (nothing is done then)."""
+    for each when another live launcher holds the group's lease (nothing is done then). The
+    group resumes from its runs' checkpoints, deleted once it finished unless `keep`."""
     root = Path(root)
     claim = lease.acquire(root, [run.run_id for run in group.runs])
     if claim is None:
@@ -154,11 +161,12 @@ def run_job(
     with lease.held(claim):
         # Checked under the lease: a launcher that held it before may have finished runs.
         todo = [run for run in group.runs if not store.is_finished(root, run.run_id)]
-        return _train(group, todo, root, progress, on_chunk) if todo else {}
+        return _train(group, todo, root, progress, on_chunk, keep) if todo else {}
 
 
-def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> dict[str, str]:
-    from rlscale.training.runner import run_group  # local: Ray drivers need not import JAX
+def _train(group: Group, todo: list, root: Path, progress, on_chunk, keep) -> dict[str, str]:
+    from rlscale.training.checkpoint import GroupCheckpoints  # local: Ray drivers need no JAX
+    from rlscale.training.runner import run_group
 
     def after_chunk(index: int) -> None:
         if on_chunk is not None:
@@ -172,8 +180,12 @@ def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> di
     )
     for run in todo:
         store.mark_running(root, run)
+    dirs = [store.run_dir(root, run.run_id) for run in group.runs]
+    checkpoints = GroupCheckpoints(dirs, group.loop.checkpoint_every)
     try:
-        result = run_group(group, progress=progress, on_chunk=after_chunk, on_rows=logs)
+        result = run_group(
+            group, progress=progress, on_chunk=after_chunk, on_rows=logs, checkpoints=checkpoints
+        )
     except SweepInterrupted as stop:
         for run in todo:
             store.mark_failed(root, run, f"stopped by {stop}", state="interrupted")
@@ -185,10 +197,14 @@ def _train(group: Group, todo: list, root: Path, progress: bool, on_chunk) -> di
         raise
     finally:
         logs.close()
-    return {
-        run.run_id: store.finish(root, run, result.frames[run.run_id], result.reset_env_steps)
+        checkpoints.close()  # a stopped launcher finishes the writes in flight
+    states = {
+        run.run_id: store.finish(root, run, result.frames[run.run_id], result, checkpoints.damaged)
         for run in todo
     }
+    if not keep:
+        checkpoints.delete()
+    return states
 
 
 def _leased(groups: list[Group], states: dict[str, str]) -> list[Group]:
@@ -215,9 +231,12 @@ def _accelerators() -> list:
     return devices if devices[0].platform != "cpu" else []
 
 
-def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> dict[str, str]:
+def run_local(
+    groups: list[Group], root: str | Path, progress: bool = True, keep: bool = False
+) -> dict[str, str]:
     """Run `groups` here: one at a time (with several accelerators, a group with a run for each
-    split over all, smaller ones one per device concurrently). A failed job's runs are marked."""
+    split over all, smaller ones one per device concurrently). A failed job's runs are marked.
+    keep: keep each run's checkpoints once its group finished."""
     import jax
 
     root = Path(root)
@@ -229,11 +248,11 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
     job_bars = progress and len(devices) < 2 and sys.stderr.isatty()
 
     def job(group: Group, device=None) -> dict[str, str]:
-        advance = lambda _: overall.update(group.loop.eval_every * len(group.runs))  # noqa: E731
+        advance = lambda _: overall.update(group.loop.segment_steps * len(group.runs))  # noqa: E731
         if device is None:
-            return run_job(group, root, job_bars, advance)
+            return run_job(group, root, job_bars, advance, keep)
         with jax.default_device(device):
-            return run_job(group, root, False, advance)
+            return run_job(group, root, False, advance, keep)
 
     whole = [g for g in groups if len(devices) < 2 or spans_devices(len(g.runs), len(devices))]
     for group in whole:  # one at a time; a group spanning the devices is one program over all
@@ -253,7 +272,7 @@ def run_local(groups: list[Group], root: str | Path, progress: bool = True) -> d
                 states.update(result)
     overall.close()
     if _leased(groups, states):
-        states = wait_and_retry(groups, root, states, lambda g: run_local(g, root, progress))
+        states = wait_and_retry(groups, root, states, lambda g: run_local(g, root, progress, keep))
     return states
 
 
@@ -272,6 +291,7 @@ def run_ray(
     root: str | Path,
     options: RayOptions,
     on_chunk: Callable[[int], None] | None = None,
+    keep: bool = False,
 ) -> dict[str, str]:
     """Run each group as a Ray task writing into `root` (a filesystem all workers share).
 
@@ -290,7 +310,7 @@ def run_ray(
         retry_exceptions=False,
         runtime_env={"env_vars": {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}},
     )
-    futures = {task.remote(group, str(root), False, on_chunk): group for group in groups}
+    futures = {task.remote(group, str(root), False, on_chunk, keep): group for group in groups}
     states: dict[str, str] = {}
     for future, group in futures.items():
         try:
@@ -302,6 +322,6 @@ def run_ray(
                     store.mark_failed(root, run, f"{type(error).__name__}: {error}")
                 states[run.run_id] = store.state(root, run.run_id) or "failed"
     if _leased(groups, states):
-        retry = lambda g: run_ray(g, root, options, on_chunk)  # noqa: E731
+        retry = lambda g: run_ray(g, root, options, on_chunk, keep)  # noqa: E731
         states = wait_and_retry(groups, root, states, retry)
     return states

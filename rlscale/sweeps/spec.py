@@ -33,7 +33,12 @@ SPEC_KEYS = (
 )
 # Set once per sweep, never per run: deterministic GPU ops are a process-wide XLA flag.
 SWEEP_LEVEL = ("agent", "seed", "deterministic")
-BUDGET_KEYS = {"env_steps": "steps", "eval_every": "eval_every", "eval_episodes": "eval_episodes"}
+BUDGET_KEYS = {
+    "env_steps": "steps",
+    "eval_every": "eval_every",
+    "eval_episodes": "eval_episodes",
+    "checkpoint_every": "checkpoint_every",
+}
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repo holding agents/ and envs/ presets
 
 

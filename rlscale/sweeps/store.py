@@ -7,6 +7,7 @@
     <out>/runs/<run_id>/status.json      {"state": running|done|diverged|failed, ...}
     <out>/runs/<run_id>/tensorboard/     event files, with `loggers: [tensorboard]` in the spec
     <out>/runs/<run_id>/wandb/           the W&B run (offline or synced), with `loggers: [wandb]`
+    <out>/runs/<run_id>/checkpoints/     orbax checkpoints of an unfinished run, by env step
 
 Every file is written write-then-rename, and a run's status turns done/diverged only after its
 metrics are in place, so a crash at any instant leaves either a finished run or an unfinished one.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ from rlscale.results import (
 from rlscale.sweeps.spec import Sweep
 from rlscale.training.group import RunSpec
 
+CHECKPOINT_DIR = "checkpoints"  # rlscale.training.checkpoint's, named here without JAX
 SPEC_FILE = "spec.yaml"
 PLAN_FILE = "plan.json"
 FINISHED = ("done", "diverged")  # states resume never reruns
@@ -173,24 +176,31 @@ def mark_failed(root: Path, run: RunSpec, error: str, state: str = "failed") -> 
     write_status(path / STATUS_FILE, status)
 
 
-def finish(
-    root: Path, run: RunSpec, frame: pd.DataFrame, reset_env_steps: tuple[int, ...] = ()
-) -> str:
+def finish(root: Path, run: RunSpec, frame: pd.DataFrame, result: Any = None, damaged=()) -> str:
     """Write a run's metrics, then its final status (with the env steps after which its agent
-    was reset, if it was); returns "done" or "diverged"."""
+    was reset, if it was, the checkpoint it resumed from, and the damaged checkpoints passed
+    over); returns "done" or "diverged". `result` is the group's `GroupResult`."""
     path = run_dir(root, run.run_id)
     write_metrics(frame, path / METRICS_FILE)
     diverged = frame[(frame.metric == "run/diverged") & (frame.value > 0)]
     checksum = file_sha256(path / METRICS_FILE)
     status: dict[str, Any] = {"state": "done", "metrics_sha256": checksum, **_stamp()}
     status["attempts"] = max(_attempts(path), 1)
-    if reset_env_steps:
-        status["reset_env_steps"] = list(reset_env_steps)
+    if result is not None and result.reset_env_steps:
+        status["reset_env_steps"] = list(result.reset_env_steps)
+    if result is not None and result.resumed_from_env_steps:
+        status["resumed_from_env_steps"] = result.resumed_from_env_steps
+    if any(run.run_id in note for note in damaged):
+        status["damaged_checkpoints"] = [note for note in damaged if run.run_id in note]
     if len(diverged):
         # Chunk resolution: the first eval point after the non-finite update.
         status.update(state="diverged", diverged_at_env_steps=int(diverged.env_steps.min()))
     write_status(path / STATUS_FILE, status)
     return status["state"]
+
+
+def delete_checkpoints(root: Path, run_id: str) -> None:
+    shutil.rmtree(run_dir(root, run_id) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _alive(status: dict[str, Any]) -> bool:

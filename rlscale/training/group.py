@@ -14,6 +14,8 @@ from rlscale import agents, envs
 from rlscale.agents import registry
 from rlscale.training.loop import LoopConfig
 
+NOT_IN_RUN_ID = ("checkpoint_every",)
+
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
@@ -21,8 +23,10 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """Stable across resumes and machines: a hash of the resolved config."""
-        blob = json.dumps(self.config, sort_keys=True, default=str).encode()
+        """Stable across resumes and machines: a hash of the resolved config. Keys that do not
+        change a run's results (where it checkpoints) are left out."""
+        kept = {k: v for k, v in self.config.items() if k not in NOT_IN_RUN_ID}
+        blob = json.dumps(kept, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     @property

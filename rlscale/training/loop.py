@@ -3,9 +3,11 @@
 One loop iteration steps `n_envs` env copies, stores the transitions, and does the updates that
 UTD sigma makes due: sigma = gradient updates per environment transition, so sigma * n_envs per
 iteration on average (fractional sigma = an update every 1/sigma transitions). A chunk is
-`eval_every / n_envs` iterations under `lax.scan`, then one evaluation; the host only logs
-between chunks. The iteration counter is passed unbatched, so when runs are vmapped the update
-schedule, and an agent's scheduled resets, stay real branches rather than selects over both sides.
+`eval_every / n_envs` iterations; the compiled program scans one segment of it (a divisor, so
+checkpoints fall between segments) and evaluates after a chunk's last segment; the host only
+logs and checkpoints between segments. The iteration counter is passed unbatched, so when runs
+are vmapped the update schedule, and an agent's scheduled resets, stay real branches rather than
+selects over both sides.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from rlscale.envs.base import EpisodeState, JaxEnv, reset_episode, step_episode
 from rlscale.training.evaluate import evaluate
 from rlscale.types import Metrics, Transition
 
+AUTO_SEGMENT_STEPS = 10_000  # checkpoint_every 0: env steps a compiled segment may span at most
+
 
 @dataclasses.dataclass(frozen=True)
 class LoopConfig:
@@ -37,6 +41,7 @@ class LoopConfig:
     eval_every: int = 2000  # env steps per chunk; one eval point per chunk
     eval_episodes: int = 5
     buffer_size: int = 0  # replay capacity in transitions; 0 means total_steps
+    checkpoint_every: int = 0  # env steps between checkpoints; 0 = auto (by wall time)
 
     @property
     def iterations_per_chunk(self) -> int:
@@ -45,6 +50,24 @@ class LoopConfig:
     @property
     def n_chunks(self) -> int:
         return self.total_steps // self.eval_every
+
+    @property
+    def segment_steps(self) -> int:
+        """Env steps of the compiled program: the gcd of the eval and checkpoint intervals; auto
+        (0) splits the eval interval into equal parts of <= AUTO_SEGMENT_STEPS if it can."""
+        if self.checkpoint_every:
+            return math.gcd(self.eval_every, self.checkpoint_every)
+        least = math.ceil(self.eval_every / AUTO_SEGMENT_STEPS)
+        fits = (p for p in range(least, 4 * least + 1) if self.iterations_per_chunk % p == 0)
+        return self.eval_every // next(fits, 1)
+
+    @property
+    def iterations_per_segment(self) -> int:
+        return self.segment_steps // self.n_envs
+
+    @property
+    def segments_per_chunk(self) -> int:
+        return self.eval_every // self.segment_steps
 
     @property
     def warmup_iterations(self) -> int:
@@ -188,7 +211,7 @@ def make_init(agent: Agent, env: JaxEnv, config: LoopConfig):
 
 
 def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
-    """(RunnerState, first_iteration) -> (RunnerState, per-run metrics at the chunk's end)."""
+    """(RunnerState, first_iteration, evaluate_now) -> (RunnerState, per-run metrics)."""
     per_iteration = config.updates_per_iteration
     base, remainder = int(per_iteration), per_iteration - int(per_iteration)
     step_n = jax.vmap(step_episode, (None, 0, 0, 0))
@@ -251,10 +274,7 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             state = reset_when(agent, jnp.isin(t, resets), state, jax.random.fold_in(key_update, 1))
         return state, None
 
-    def chunk(state: RunnerState, first_iteration: jax.Array) -> tuple[RunnerState, Metrics]:
-        state = state._replace(train_return_sum=jnp.zeros(()), train_episodes=jnp.zeros(()))
-        steps = first_iteration + jnp.arange(config.iterations_per_chunk)
-        state, _ = jax.lax.scan(iteration, state, steps)
+    def point(state: RunnerState) -> tuple[RunnerState, Metrics]:
         key, key_eval = jax.random.split(state.key)
         eval_return = evaluate(agent, env, state.agent_state.params, key_eval, config.eval_episodes)
         metrics = {
@@ -267,6 +287,18 @@ def make_chunk(agent: Agent, env: JaxEnv, config: LoopConfig):
             "train/episodes": state.train_episodes,
             "run/diverged": state.diverged.astype(jnp.float32),
         }
-        return state._replace(key=key), metrics
+        zero = jnp.zeros(())
+        return state._replace(key=key, train_return_sum=zero, train_episodes=zero), metrics
+
+    def chunk(
+        state: RunnerState, first_iteration: jax.Array, evaluate_now: jax.Array | bool = True
+    ) -> tuple[RunnerState, Metrics]:
+        """One segment, then the eval point if `evaluate_now` (unbatched: a real branch); the
+        metrics are zeros when it does not evaluate."""
+        steps = first_iteration + jnp.arange(config.iterations_per_segment)
+        state, _ = jax.lax.scan(iteration, state, steps)
+        shapes = jax.eval_shape(point, state)[1]
+        skip = lambda s: (s, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes))  # noqa: E731
+        return jax.lax.cond(evaluate_now, point, skip, state)
 
     return chunk

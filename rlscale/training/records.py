@@ -31,6 +31,7 @@ class GroupResult:
     critic_params: int
     timings: dict[str, float] | None = None  # host envs: wall seconds in env/act/update/eval
     reset_env_steps: tuple[int, ...] = ()  # env steps after which every run's agent was reset
+    resumed_from_env_steps: int = 0  # the checkpoint training resumed from (0: from the start)
 
 
 def static_metrics(agent: agents.Agent, agent_state, env, batch_size: int) -> dict[str, float]:
@@ -58,6 +59,7 @@ def result(
     extra: dict[str, float],
     timings: dict[str, float] | None = None,
     reset_steps: tuple[int, ...] = (),
+    resumed_from_env_steps: int = 0,
 ) -> GroupResult:
     """The rows split per run, with the group's timings and constants."""
     frame = pd.DataFrame(rows)
@@ -72,6 +74,7 @@ def result(
         int(extra["model/critic_params"]),
         timings,
         reset_steps,
+        resumed_from_env_steps,
     )
 
 
