@@ -31,11 +31,12 @@ class RunSharding:
         return self.sharding.mesh.size
 
     def jit_options(self) -> dict[str, Any]:
-        """jit keywords for (init, chunk): state in and out split over runs; chunk's index not."""
+        """jit keywords for (init, chunk): state in and out split over runs; chunk's iteration
+        and evaluate flag (training.loop.make_chunk) not."""
         return {
             "init": {"out_shardings": self.sharding},
             "chunk": {
-                "in_shardings": (self.sharding, None),
+                "in_shardings": (self.sharding, None, None),
                 "out_shardings": (self.sharding, self.sharding),
             },
         }
