@@ -4,15 +4,16 @@ compiled group (seed 0, 1). A random policy scores about -1200 to -1500 on jax:p
 threshold sits well above what the same preset reaches with its learning rates at 1e-12 (a frozen
 agent; measured, below), so a preset whose updates stop improving the policy fails.
 
-Measured (mean of the two seeds; 2-core CPU shared with other jobs, load about 12, so the wall
-times are far above an idle machine's; CPU seconds in brackets):
-  preset        learned (SMALL, final)          frozen (learning rates 1e-12, 1000 steps)
-  sac_softmoe   -1346 at 2500, -158 at 5000     (940 s wall, 138 s CPU)
-  sac           -                               -1467 at 500, -1499 at 1000 (248 s, 28 s CPU)
-  crossq        -                               -1468 at 500, -1065 at 1000 (351 s, 41 s CPU)
-  simbav2       -                               -1301 at 500, -1232 at 1000 (676 s, 86 s CPU)
-  "-": not measured at SMALL before the session's deadline; at 6000 steps, eval every 2000 and
-  warm-up 1000 crossq had -136 at 4000 and -167 at 6000 (607 s wall).
+Measured (mean of the two seeds; a 2-core CPU shared with other jobs, load 2-15, so the times
+are well above an idle machine's), eval return at 2500 and 5000 steps, pytest call seconds:
+  sac           -1043, -136    33 s (load about 2)
+  crossq         -256, -132    64 s
+  simbav2       -1361, -209   196 s (load about 4-6)
+  bro            -666, -132   688 s (load about 6-12)
+  bro_minimal    -454, -132   346 s
+  sac_softmoe   -1346, -158   940 s (load about 12; 138 s of CPU)
+Frozen (learning rates 1e-12, 1000 steps), at 500 and 1000 steps: sac -1467, -1499; crossq
+-1468, -1065 (its BatchNorm statistics still move); simbav2 -1301, -1232.
 """
 
 from pathlib import Path
