@@ -5,7 +5,8 @@
 Trains each preset (`agents/<preset>.yaml`, the flags overriding it) and writes, via the one result
 writer (`rlscale.provenance`), `benchmarks/results/agents_curves/<env>-<steps>-w<width>.json` (every
 preset's eval curve per seed) and `.md` (final return per preset), each stating the command line,
-versions and device. Compare with science/agents.md section 8 (DMC needs `dmc:<domain>-<task>`).
+versions and device; `--utd` (one σ for every preset, e.g. for BRO's 10 on a CPU) adds `-utd<σ>`
+to the name. Compare with science/agents.md section 8 (DMC needs `dmc:<domain>-<task>`).
 """
 
 from __future__ import annotations
@@ -22,19 +23,38 @@ PRESETS = ("sac", "crossq", "simbav2", "bro", "bro_minimal", "sac_softmoe")
 RESULTS = Path(__file__).resolve().parent / "results" / "agents_curves"
 
 
+def _table(args: argparse.Namespace, rows: list[str]) -> str:
+    return "\n".join(
+        [
+            f"Final eval return on {args.env} after {args.steps} env steps (mean ± std, seeds).",
+            "",
+            "| preset | critic width | σ | final return | seeds | minutes |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env", default="jax:pendulum")
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--critic-width", type=int, default=0, help="0 = the preset's width")
+    parser.add_argument("--utd", type=float, default=0, help="0 = the preset's σ (BRO's is 10)")
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     args = parser.parse_args()
+    width = f"w{args.critic_width}" if args.critic_width else "preset-widths"
+    name = f"{args.env.replace(':', '-')}-{args.steps}-{width}" + (
+        f"-utd{args.utd:g}" * bool(args.utd)
+    )
     curves, rows = {}, []
     for preset in args.presets:
         overrides = {"env": args.env, "steps": args.steps}
         if args.critic_width:
             overrides["critic_width"] = args.critic_width
+        if args.utd:
+            overrides["utd"] = args.utd
         config = load_run_config(Path("agents") / f"{preset}.yaml", overrides)
         start = time.perf_counter()
         frame, _ = train(config, args.seeds, progress=True)
@@ -52,18 +72,8 @@ def main() -> None:
             f"{final.mean():.1f} ± {final.std():.1f} | {args.seeds} | {minutes:.1f} |"
         )
         print(f"{preset:12s} {args.env} @{args.steps}: {final.mean():.1f} +- {final.std():.1f}")
-    width = f"w{args.critic_width}" if args.critic_width else "preset-widths"
-    table = "\n".join(
-        [
-            f"Final eval return on {args.env} after {args.steps} env steps (mean ± std, seeds).",
-            "",
-            "| preset | critic width | σ | final return | seeds | minutes |",
-            "|---|---|---|---|---|---|",
-            *rows,
-        ]
-    )
-    name = f"{args.env.replace(':', '-')}-{args.steps}-{width}"
-    print(write_result(RESULTS, name, {"curves": curves}, table))
+        # Rewritten after each preset, so a run cut short keeps the presets it finished.
+        print(write_result(RESULTS, name, {"curves": curves}, _table(args, rows)))
 
 
 if __name__ == "__main__":

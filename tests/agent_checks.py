@@ -1,8 +1,8 @@
 """The agent contract's helpers and cases (tests/test_agents_contract.py): `vmap(update)` over runs
-equals the runs one by one, finite metrics, actions in bounds, the critic parameter count against
-its closed form, and the pendulum learning run. `CASES` are the small agent configs those checks
-run on; `UpdateRuns` (the session fixture `agent_runs` of tests/conftest.py) builds each case's
-`UpdateRun` once per session, so the contract and the agent-specific tests (test_agents_sac.py,
+equals the runs one by one, finite metrics, actions in bounds and the critic parameter count
+against its closed form. `CASES` are the small agent configs those checks run on; `UpdateRuns`
+(the session fixture `agent_runs` of tests/conftest.py) builds each case's `UpdateRun` once per
+session, so the contract and the agent-specific tests (test_agents_sac.py,
 _bro.py, _simbav2.py, _schedules.py) read the same runs. Also the counting agent the driver tests
 (test_loop.py, test_host_loop.py) check schedules with.
 
@@ -21,8 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from rlscale.agents.base import Agent, Resets
-from rlscale.config import resolve
-from rlscale.training.train import train
 from rlscale.types import Transition
 
 OBS, ACT = 3, 1
@@ -239,15 +237,6 @@ def expected_critic_params(agent: Agent) -> int:
 def assert_critic_param_count(run: UpdateRun) -> None:
     state = unstack(run.states[0], 0)
     assert run.agent.critic_param_count(state) == expected_critic_params(run.agent)
-
-
-def assert_learns_pendulum(config: dict[str, Any], threshold: float) -> float:
-    """Train one seed on jax:pendulum; the final eval return must beat `threshold`."""
-    frame, _ = train(resolve(config), seeds=1, out=None, progress=False)
-    returns = frame[frame["metric"] == "eval/return"]
-    final = returns[returns["env_steps"] == returns["env_steps"].max()]["value"].mean()
-    assert final > threshold, final
-    return final
 
 
 class Case(NamedTuple):
