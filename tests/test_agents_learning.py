@@ -61,6 +61,10 @@ def final_returns(config: dict) -> dict[int, float]:
     return returns.groupby("env_steps")["value"].mean().to_dict()
 
 
+# All of these run with `-m slow`: on 2 idle cores sac and crossq alone took 75 s and the other
+# four about 9 minutes, over the default suite's 12 minutes. SAC's learning in the default run is
+# tests/test_loop.py::test_sac_learns_pendulum.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_learns_pendulum(name):
     returns = final_returns(preset_config(name))

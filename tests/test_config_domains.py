@@ -69,7 +69,7 @@ MALFORMED = {
         ["smaller than batch_size=64", "0 (= steps)"],
     ),
     "critic_net unknown": ({"critic_net": "resnet"}, "critic_net", ["'mlp'", "'softmoe'"]),
-    "value_loss unknown": ({"value_loss": "huber"}, "value_loss", ["'c51'", "'quantile'"]),
+    "value_loss unknown": ({"value_loss": "cauchy"}, "value_loss", ["'c51'", "'quantile'"]),
     "target_rule unknown": ({"target_rule": "max"}, "target_rule", ["'min'", "'mean'"]),
     "actor_log_std unknown": ({"actor_log_std": "exp"}, "actor_log_std", ["'clip'", "'tanh'"]),
     "moe_tokenize unknown": (

@@ -47,7 +47,7 @@ def _combinations() -> list[tuple[str, dict[str, Any]]]:
     for agent in ("sac", "simbav2"):
         default = registry.spec(agent).config.reward_scaling
         cases.append((agent, {"reward_scaling": not default}))
-    cases += [("sac", {"nap": True}), ("sac", {"nap": True, "critic_net": "softmoe"})]
+    cases.append(("sac", {"nap": True}))
     return cases
 
 

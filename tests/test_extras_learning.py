@@ -6,6 +6,8 @@ The saddle-point Huber loss has no such test: at this budget it does not learn (
 seeds, huber_delta 10: -1386 at 6k steps, against -87 for semi-gradient Huber; see
 rlscale.losses.robust)."""
 
+import pytest
+
 from rlscale import config
 from rlscale.training.train import train
 
@@ -20,6 +22,7 @@ PENDULUM = {
 }
 
 
+@pytest.mark.slow  # 58 s on 2 idle cores: over the default suite's budget
 def test_sac_with_nap_learns_pendulum():
     frame, _ = train(config.resolve({**PENDULUM, "nap": True}), seeds=2, progress=False)
     returns = frame[frame.metric == "eval/return"].groupby("env_steps")["value"].mean()

@@ -131,6 +131,9 @@ HALF = _probs({5: 0.5, 15: 0.5})
 CATEGORICAL = np.array([[_probs({5: 1.0}), _probs({15: 1.0})], [HALF, HALF]])
 CASES = {
     "mse": ({}, SCALAR, [[1.0], [2.0]], [[2.0], [3.5]]),
+    # The robust heads are scalar heads: the same reductions as mse.
+    "huber": ({}, SCALAR, [[1.0], [2.0]], [[2.0], [3.5]]),
+    "absolute": ({}, SCALAR, [[1.0], [2.0]], [[2.0], [3.5]]),
     "quantile": (
         {"n_bins": 3},
         QUANTILES,

@@ -45,7 +45,7 @@ def test_the_groups_program_is_traced_at_its_precision(level):
     (group,) = group_runs(seed_runs(resolve({**TINY, "matmul_precision": level}), 1))
     _, agent, init, chunk = build(group)
     state = jax.eval_shape(init, *records.initial_inputs(group, agent))
-    text = chunk.lower(state, jnp.int32(0)).as_text()
+    text = chunk.lower(state, jnp.int32(0), jnp.bool_(True)).as_text()
     dots = [line for line in text.splitlines() if "dot_general" in line]
     assert dots and all(f"precision = [{level.upper()}, {level.upper()}]" in d for d in dots)
 

@@ -46,9 +46,10 @@ class Expert(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         init = nn.initializers.xavier_uniform()
+        output = nn.Dense(x.shape[-1], kernel_init=init)  # built first: named Dense_0, as before
         h = nn.Dense(self.hidden, kernel_init=init)(x)
         h = nn.LayerNorm()(h) if self.layer_norm else h
-        return nn.Dense(x.shape[-1], kernel_init=init)(nn.relu(h))
+        return output(nn.relu(h))
 
 
 class SoftMoE(nn.Module):
