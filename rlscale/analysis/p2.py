@@ -102,6 +102,21 @@ def _log_rescale(x: np.ndarray, name: str) -> tuple[np.ndarray, float, float]:
     return 0.5 * (x / low) ** power, low, power
 
 
+def minimize_raw(loss, x0: np.ndarray, fixed: tuple[int, float] | None = None):
+    """L-BFGS-B on `loss` (value and gradient) from `x0`, with parameter fixed[0] held at
+    fixed[1] if given (the identifiability probe refits the others)."""
+    bounds = None
+    if fixed is not None:
+        bounds = [(None, None)] * len(x0)
+        bounds[fixed[0]] = (fixed[1], fixed[1])
+        x0 = np.array(x0, float)
+        x0[fixed[0]] = fixed[1]
+    with one_blas_thread():
+        return optimize.minimize(
+            loss, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TOLERANCE
+        )
+
+
 @dataclass(frozen=True)
 class _Problem:
     """One form's rescaled data and loss; `solve` runs L-BFGS-B, optionally with one raw fixed."""
@@ -131,16 +146,7 @@ class _Problem:
         return float(value), grad
 
     def solve(self, x0: np.ndarray, fixed: tuple[int, float] | None = None):
-        bounds = None
-        if fixed is not None:
-            bounds = [(None, None)] * len(x0)
-            bounds[fixed[0]] = (fixed[1], fixed[1])
-            x0 = np.array(x0, float)
-            x0[fixed[0]] = fixed[1]
-        with one_blas_thread():
-            return optimize.minimize(
-                self.loss, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TOLERANCE
-            )
+        return minimize_raw(self.loss, x0, fixed)
 
     def physical(self, raw: np.ndarray) -> dict[str, float]:
         """Physical-unit parameters of raw (pre-softplus) fitted ones."""

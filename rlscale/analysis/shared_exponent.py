@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from rlscale.analysis import p2, status
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.fits import FitResult
-from rlscale.analysis.threads import one_blas_thread
 
 FORM = "D_e(σ,N) = D_min,e·(1 + (a_e/σ)^alpha + (b_e/N)^beta), alpha and beta shared"
 PER_ENV = ("a", "b", "D_min")
@@ -80,16 +78,7 @@ class _Problem:
         return float(value), grad
 
     def solve(self, x0: np.ndarray, fixed: tuple[int, float] | None = None):
-        bounds = None
-        if fixed is not None:
-            bounds = [(None, None)] * len(x0)
-            bounds[fixed[0]] = (fixed[1], fixed[1])
-            x0 = np.array(x0, float)
-            x0[fixed[0]] = fixed[1]
-        with one_blas_thread():
-            return optimize.minimize(
-                self.loss, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=p2._TOLERANCE
-            )
+        return p2.minimize_raw(self.loss, x0, fixed)
 
     def physical(self, raw: np.ndarray) -> dict[str, float]:
         p = np.logaddexp(0.0, np.asarray(raw, float))
