@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/rlscale: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dmc,playground,ray]'
+	$(BIN)/pip install -q -e '.[test,dmc,playground,ray,logging,wandb]'
 	touch $@
 
 setup: $(BIN)/rlscale
@@ -20,7 +20,7 @@ quickstart: setup
 test: setup   # lint, then the default suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile   # CI's 2 cores; loadfile keeps module fixtures shared
 
 reproduce: setup   # P1's protocol on jax:pendulum, sweep -> fit -> predict sigma=8 -> verify (~45 min CPU)
 	$(BIN)/rlscale reproduce p1-mini

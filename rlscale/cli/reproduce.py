@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from rlscale.reproduce import reproduce
 from rlscale.sweeps.execute import RayOptions
 
 
@@ -22,6 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from rlscale.reproduce import reproduce  # the analysis' imports only for this command
+
     executor = RayOptions(args.address) if args.executor == "ray" else None
     result = reproduce(args.name, args.recipe, args.out, executor, progress=not args.quiet)
     print("\n".join(result.lines))
