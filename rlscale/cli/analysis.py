@@ -57,7 +57,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "validate", help="reproduce the authors' published fits from their published data"
     )
     validator.add_argument(
-        "--data", default=None, help="published data dir (default: ../shared/data)"
+        "--data",
+        default=None,
+        help="published data dir (default: shared/data beside the repository)",
     )
     validator.set_defaults(func=_validate)
 
