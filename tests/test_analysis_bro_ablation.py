@@ -9,7 +9,7 @@ law up to a task scale, except that `flat-run` barely depends on N; `broken-run`
 import numpy as np
 import pytest
 
-from rlscale.analysis import load, report, status
+from rlscale.analysis import load, report, status, summary
 from rlscale.analysis.recipe import load_recipe
 
 UTDS = (1, 2, 5, 10, 15)
@@ -98,4 +98,4 @@ def test_report_has_the_pooled_table_and_plot(fits):
     assert table[0].startswith("utd,threshold_index,critic_params,time,time_std,tasks,median")
     assert len(table) == 1 + len(UTDS) * len(SIZES) * 2
     assert (out / "plots" / "p2_pooled_data_efficiency.png").exists()
-    assert any(line.startswith("[P2 pooled, 3 tasks]") for line in report.summary_lines(analysis))
+    assert any(line.startswith("[P2 pooled, 3 tasks]") for line in summary.summary_lines(analysis))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import heldout, load, pipeline
+from rlscale.analysis import heldout, load, pipeline, types
 from rlscale.analysis.recipe import Recipe
 from rlscale.analysis.synthetic import SyntheticLaw, SyntheticRuns, sweep_frame, write_sweep
 
@@ -178,12 +178,12 @@ def test_baseline_config_hand_worked():
         for (b, lr), times in configs.items()
         for i in (0, 1)
     )
-    analysis = pipeline.Analysis(RECIPE, tables={"data_to_threshold": table})
+    analysis = types.Analysis(RECIPE, tables={"data_to_threshold": table})
     assert heldout.baseline_config(analysis, 2.0, -1) == (128, 5e-4)
     assert heldout.baseline_config(analysis, 1.0, -1) == (64, 1e-3)
 
 
 def test_two_envs_are_refused_with_a_reason():
-    two = pipeline.Analysis(RECIPE, meta={"envs": ["a", "b"]})
+    two = types.Analysis(RECIPE, meta={"envs": ["a", "b"]})
     with pytest.raises(heldout.AnalysisError, match="one env"):
         heldout.fitted_configs(two, [8.0], 16)

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from rlscale.analysis import load, pipeline, propose, report
+from rlscale.analysis import load, pipeline, propose, report, summary
 from rlscale.analysis.recipe import Recipe
 
 TRUTH = {"a": 1.0, "alpha": 0.8, "b": 2e6, "beta": 0.9, "D_min": 1e5}
@@ -56,11 +56,12 @@ def analysis(tmp_path_factory):
 
 
 def test_p2_recovers_the_data_law(analysis):
-    top = analysis.p2["envs"]["h1-x"]["data_efficiency"][3]["params"]
-    assert top["alpha"]["value"] == pytest.approx(TRUTH["alpha"], rel=0.1)
-    assert top["beta"]["value"] == pytest.approx(TRUTH["beta"], rel=0.1)
-    assert top["D_min"]["value"] == pytest.approx(TRUTH["D_min"], rel=0.1)
-    assert top["D_min"]["ci_low"] < top["D_min"]["ci_high"]  # 5 bootstrap refits
+    top = analysis.p2.envs["h1-x"].data_efficiency[3]
+    assert top.params["alpha"] == pytest.approx(TRUTH["alpha"], rel=0.1)
+    assert top.params["beta"] == pytest.approx(TRUTH["beta"], rel=0.1)
+    assert top.params["D_min"] == pytest.approx(TRUTH["D_min"], rel=0.1)
+    low, high = top.ci["D_min"]
+    assert low < high  # 5 bootstrap refits
 
 
 def test_p2_best_batch_and_compute_optimal_points(analysis):
@@ -72,7 +73,7 @@ def test_p2_best_batch_and_compute_optimal_points(analysis):
     # (10·N·B·σ + δ)·k_J·D(σ, N) does not depend on k_J: the same (σ*, N*) for every J
     for column in ("utd", "critic_params"):
         assert optima[column].max() == pytest.approx(optima[column].min(), rel=0.2)
-    assert {"utd_line", "params_line"} <= set(analysis.p2["envs"]["h1-x"]["compute_optimal"])
+    assert analysis.p2.envs["h1-x"].compute_optimal is not None
 
 
 def test_p2_proposal_picks_a_width(analysis, tmp_path):
@@ -97,5 +98,5 @@ def test_p2_fits_carry_a_status_and_the_degenerate_batch_law_is_named(analysis):
     assert "alpha = " in result["batch_size"]["status_reason"]
     assert any(
         line.startswith("  not ok: P2 B*(σ,N) h1-x: at_bound")
-        for line in report.summary_lines(analysis)
+        for line in summary.summary_lines(analysis)
     )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import load, pipeline, pooled, report, stages, status, threshold
+from rlscale.analysis import load, pooled, stages, status, threshold
 from rlscale.analysis.recipe import Recipe
 
 TRUTH = {"a": 2.0, "alpha": 0.7, "b": 1e6, "beta": 0.6, "D_min": 1e5}
@@ -81,11 +81,10 @@ def run():
         }
     )
     # the pipeline's stages up to the P2 times; P1 and the per-env P2 fits are left out for time
-    analysis = pipeline.Analysis(recipe)
-    _, curves = stages.prepare(analysis, tidy)
-    crossings = threshold.crossing_frame(curves, analysis.recipe.thresholds_for, 3, 0)
-    pooled.run(analysis, threshold.best_times(crossings))
-    return analysis, generated
+    prepared = stages.prepare(tidy, recipe).result
+    crossings = threshold.crossing_frame(prepared.curves, prepared.recipe.thresholds_for, 3, 0)
+    staged = pooled.run(threshold.best_times(crossings), prepared.recipe)
+    return staged, generated
 
 
 def test_table_and_medians_by_hand():
@@ -122,11 +121,12 @@ def test_table_and_medians_by_hand():
 
 def test_task_medians_match_the_generated_times(run):
     """The median of each task's own crossings, misses left out and the σ = 16 runs excluded."""
-    analysis, generated = run
-    medians = analysis.p2["pooled"]["task_medians"]
+    staged, generated = run
+    result, _ = staged.result
+    medians = result.task_medians
     for env, times in generated.items():
         assert medians[env] == pytest.approx(np.median(times), rel=1e-12)
-    assert analysis.p2["pooled"]["median"] == pytest.approx(np.median(generated["mid"]))
+    assert result.median == pytest.approx(np.median(generated["mid"]))
 
 
 def test_pooled_table_is_the_law_at_the_median_task_scale(run):
@@ -134,8 +134,9 @@ def test_pooled_table_is_the_law_at_the_median_task_scale(run):
     statistic times their scale and pooled time = median scale (3) · level · D(σ, N), exactly,
     also where one task missed. Catches: the median over the tasks' means instead of their
     medians, a missed cell dropped or counted as 0."""
-    analysis, _ = run
-    table = analysis.tables["p2_pooled_time"]
+    staged, _ = run
+    ((name, table),) = staged.tables
+    assert name == "p2_pooled_time"
     assert len(table) == len(UTDS) * len(WIDTHS) * len(LEVELS) and 16.0 not in set(table["utd"])
     expected = (
         3.0
@@ -151,24 +152,24 @@ def test_pooled_table_is_the_law_at_the_median_task_scale(run):
 def test_pooled_and_shared_fits_recover_the_law(run):
     """Catches: the pooled fit on raw (unnormalised) times, exponents not shared in physical
     units (σ, N rescaled per env), or D_min of one env's scale given to another."""
-    analysis, _ = run
-    result = report.fits_json(analysis)["p2"]
-    assert set(result["pooled"]["data_efficiency"]) == {"3"}  # threshold: last
-    top = result["pooled"]["data_efficiency"]["3"]
-    assert top["status"] == status.OK, top["status_reason"]
+    staged, _ = run
+    result, shared_result = staged.result
+    assert set(result.data_efficiency) == {3}  # threshold: last
+    top = result.data_efficiency[3]
+    assert top.status == status.OK, top.status_reason
     for name, value in TRUTH.items():
         scale = 3.0 if name == "D_min" else 1.0
-        assert top["params"][name]["value"] == pytest.approx(scale * value, rel=1e-3), name
-    ols = result["pooled"]["ols"]["3"]["params"]
-    assert ols["c1"]["value"] < 0 and ols["c2"]["value"] < 0
-    shared = result["shared_exponent"]["data_efficiency"]["3"]
-    assert shared["status"] == status.OK, shared["status_reason"]
-    assert shared["params"]["alpha"]["value"] == pytest.approx(TRUTH["alpha"], rel=1e-3)
-    assert shared["params"]["beta"]["value"] == pytest.approx(TRUTH["beta"], rel=1e-3)
+        assert top.params[name] == pytest.approx(scale * value, rel=1e-3), name
+    ols = result.ols[3].params
+    assert ols["c1"] < 0 and ols["c2"] < 0
+    shared = shared_result.data_efficiency[3]
+    assert shared.status == status.OK, shared.status_reason
+    assert shared.params["alpha"] == pytest.approx(TRUTH["alpha"], rel=1e-3)
+    assert shared.params["beta"] == pytest.approx(TRUTH["beta"], rel=1e-3)
     for env, scale in SCALES.items():
-        d_min = shared["params"][f"D_min[{env}]"]["value"]
+        d_min = shared.params[f"D_min[{env}]"]
         assert d_min == pytest.approx(scale * TRUTH["D_min"], rel=1e-3), env
-        assert shared["params"][f"b[{env}]"]["value"] == pytest.approx(TRUTH["b"], rel=1e-3)
+        assert shared.params[f"b[{env}]"] == pytest.approx(TRUTH["b"], rel=1e-3)
 
 
 def test_a_law_without_an_n_effect_is_not_ok():
@@ -203,11 +204,10 @@ def test_threshold_all_fits_every_index():
         ]
     )
     recipe = Recipe.model_validate({"p2": {"pool": "median_normalized", "threshold": "all"}})
-    analysis = pipeline.Analysis(recipe)
-    pooled.run(analysis, times)
-    assert set(analysis.p2["pooled"]["data_efficiency"]) == {0, 1}
-    assert set(analysis.p2["shared_exponent"]["data_efficiency"]) == {0, 1}
-    assert analysis.p2["pooled"]["thresholds"][1] == dict.fromkeys(tasks, JS[1])
+    result, shared = pooled.run(times, recipe).result
+    assert set(result.data_efficiency) == {0, 1}
+    assert set(shared.data_efficiency) == {0, 1}
+    assert result.thresholds[1] == dict.fromkeys(tasks, JS[1])
 
 
 def test_ols_baseline_recovers_a_log_linear_law():

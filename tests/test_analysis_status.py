@@ -9,7 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import fits, frontier, hparams, load, p2, pipeline, plots, report, status
+from rlscale.analysis import (
+    fits,
+    frontier,
+    hparams,
+    load,
+    p2,
+    pipeline,
+    plots,
+    report,
+    status,
+    summary,
+)
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.recipe import Recipe
 from rlscale.analysis.synthetic import SyntheticLaw, SyntheticRuns, sweep_frame, write_sweep
@@ -189,10 +200,12 @@ def test_hparam_line_through_as_many_points_as_parameters_is_unidentified():
     """1 env at 2 σ: slope and intercept pass through both points. Catches: the log-log lines left
     without a status, or judged without the point count."""
     table = pd.DataFrame({"env": "e", "utd": [1.0, 2.0], "y": [256.0, 200.0]})
-    fit, _ = hparams.assess(hparams.fit_loglog(table, "y"), None, 0.95)
+    fit, _ = hparams.assess(hparams.fit_loglog(table, "y"), status.Refits(), 0.95)
     assert fit.status == status.UNIDENTIFIED and fit.to_json()["status"] == status.UNIDENTIFIED
     table = pd.DataFrame({"env": "e", "utd": [1.0, 2.0, 4.0], "y": [256.0, 200.0, 170.0]})
-    assert hparams.assess(hparams.fit_loglog(table, "y"), None, 0.95)[0].status == status.OK
+    assert (
+        hparams.assess(hparams.fit_loglog(table, "y"), status.Refits(), 0.95)[0].status == status.OK
+    )
 
 
 # --- P2 -----------------------------------------------------------------------------------------
@@ -274,7 +287,7 @@ def test_fits_json_and_summary_name_every_non_ok_fit(three_sigma, tmp_path):
     entries = [*size["data_efficiency"], *size["hyperparameters"].values()]
     assert entries and all(e["status"] in status.STATUSES for e in entries)
     assert all(e["status"] == status.UNIDENTIFIED for e in size["data_efficiency"])
-    lines = report.summary_lines(three_sigma)
+    lines = summary.summary_lines(three_sigma)
     for entry in size["data_efficiency"]:
         assert any(
             line.startswith(f"  not ok: D_J(σ) J={entry['info']['threshold']:.1f}")

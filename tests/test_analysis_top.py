@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlscale.analysis import pipeline, report, threshold, top
+from rlscale.analysis import pipeline, report, summary, threshold, top
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.recipe import Recipe, Thresholds, load_recipe
 
@@ -103,7 +103,7 @@ def test_the_top_is_taken_over_the_selected_runs_only_and_reported(tmp_path):
     table = pd.read_csv(tmp_path / "tables" / "thresholds.csv")
     assert table.loc[table["env"] == "b", "threshold"].max() == 530.0  # q0.2 = 560 -> 532 -> 530
     assert any(
-        line.startswith("a: auto top J_max = 630") for line in report.summary_lines(analysis)
+        line.startswith("a: auto top J_max = 630") for line in summary.summary_lines(analysis)
     )
 
 

@@ -1,5 +1,10 @@
-"""The analysis's two error types: a bad recipe (the user's input), and a stage that cannot be
-computed from the data it was given."""
+"""The analysis's two error types, a bad recipe (the user's input) and a stage that cannot be
+computed from the data it was given, and `attempt`, which records the second as a message."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class AnalysisError(Exception):
@@ -12,3 +17,11 @@ class AnalysisError(Exception):
 
 class RecipeError(ValueError):
     """A bad key or value in an analysis recipe; the message names the file and the valid keys."""
+
+
+def attempt(stage: str, function: Callable[..., T], *args: Any) -> tuple[T | None, tuple[str, ...]]:
+    """(function(*args), no message), or on AnalysisError (None, ("stage: why",))."""
+    try:
+        return function(*args), ()
+    except AnalysisError as error:
+        return None, (f"{stage}: {error}",)

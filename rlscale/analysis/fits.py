@@ -22,7 +22,6 @@ from scipy import optimize
 
 from rlscale.analysis import status
 from rlscale.analysis.errors import AnalysisError
-from rlscale.analysis.status import percentile_ci
 from rlscale.analysis.threads import one_blas_thread
 
 # qscaled `fit_powerlaw`: brute grid over (a, b, c), then L-BFGS-B from the best `top_k` points.
@@ -36,7 +35,7 @@ BOOTSTRAP_TOP_K = 5
 # The profile of the status check: which of (a, b, c) each judged parameter moves.
 PROFILE_INDEX = {"alpha": 0, "b": 1, "D_min": 2}
 
-__all__ = ["FitResult", "fit_data_efficiency", "fit_power_law", "paper_params", "percentile_ci"]
+__all__ = ["FitResult", "fit_data_efficiency", "fit_power_law", "paper_params"]
 
 
 @dataclass(frozen=True)
@@ -205,12 +204,8 @@ def fit_data_efficiency(
         x, y = rows["utd"].to_numpy(float), rows["y"].to_numpy(float)
         theta, loss = fit_power_law(x, y)
         threshold = float(times.loc[times["threshold_index"] == index, "threshold"].iloc[0])
-        info = {"threshold": threshold, "utd": x.tolist(), "y": y.tolist()}
-        draws, intervals = None, None
-        if per_sample is not None:
-            boot = _bootstrap(per_sample, index)
-            draws, intervals = boot.draws, percentile_ci(boot.draws, ci)
-            info["bootstrap"] = boot.info()
+        boot = _bootstrap(per_sample, index, ci)
+        info = {"threshold": threshold, "utd": x.tolist(), "y": y.tolist(), **boot.info}
         params = paper_params(theta, median)
         verdict = status.assess(
             params,
@@ -218,16 +213,16 @@ def fit_data_efficiency(
             len(np.unique(x)),
             loss,
             lambda name, factor, x=x, y=y, theta=theta: _profile(x, y, theta, name, factor),
-            intervals,
+            boot.intervals,
             ci,
         )
         fits[int(index)] = FitResult(
             "D_J(σ) = D_min + (beta/σ)^alpha",
             params,
-            intervals or {},
+            boot.intervals or {},
             loss,
             info,
-            draws,
+            boot.draws,
             *verdict,
         )
     if not fits:
@@ -267,7 +262,7 @@ def _sample_tables(samples: pd.DataFrame) -> SampleTables:
     return tables
 
 
-def _bootstrap(tables: SampleTables, index: int) -> status.Bootstrap:
+def _bootstrap(tables: SampleTables | None, index: int, ci: float) -> status.Refits:
     """Paper parameters refitted on each bootstrap sample from its own grid (not the point fit).
 
     A sample where the threshold was reached at fewer than 2 σ values counts as a failed refit.
@@ -283,4 +278,5 @@ def _bootstrap(tables: SampleTables, index: int) -> status.Bootstrap:
         fitted, loss = fit_power_law(rows["utd"], rows["y"], top_k=BOOTSTRAP_TOP_K)
         return paper_params(fitted, median) if np.isfinite(loss) else None
 
-    return status.bootstrap(((i, (t, m)) for i, t, m in tables), refit)
+    samples = None if tables is None else [(i, (t, m)) for i, t, m in tables]
+    return status.bootstrap_refits(samples, refit, ci)

@@ -18,8 +18,8 @@ import pandas as pd
 from rlscale.analysis import fits, frontier, hparams, threshold
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.load import normalize_returns
-from rlscale.analysis.pipeline import Analysis
 from rlscale.analysis.recipe import Recipe
+from rlscale.analysis.types import Analysis
 
 FITTED, BASELINE = "fitted", "baseline"
 

@@ -193,7 +193,7 @@ def _fit_separate(data: pd.DataFrame, column: str) -> HparamFit:
     return HparamFit(column, slope, intercept, {"points": points, "shared": False})
 
 
-def bootstrap_draws(best: pd.DataFrame, param: str, shared: bool) -> status.Bootstrap:
+def bootstrap_draws(best: pd.DataFrame, param: str, shared: bool, ci: float) -> status.Refits:
     """Slopes and intercepts refitted on each bootstrap sample's argmins ("slope/env" columns).
 
     Each sample's argmin is a grid value rather than a mean, so these intervals are somewhat wider
@@ -209,11 +209,11 @@ def bootstrap_draws(best: pd.DataFrame, param: str, shared: bool) -> status.Boot
         }
 
     samples = per_sample_best(best[best["sample"] != POINT_ESTIMATE], param)
-    return status.bootstrap(samples.groupby("sample"), refit)
+    return status.bootstrap_refits(samples.groupby("sample"), refit, ci)
 
 
 def assess(
-    fit: HparamFit, boot: status.Bootstrap | None, ci: float
+    fit: HparamFit, refits: status.Refits, ci: float
 ) -> tuple[HparamFit, dict[str, tuple[float, float]]]:
     """The fit with its status, and its bootstrap intervals ("slope/env", "intercept/env").
 
@@ -228,11 +228,10 @@ def assess(
     params = {f"slope/{e}": fit.slope[e] for e in envs} | {
         f"intercept/{e}": fit.intercept[e] for e in envs
     }
-    intervals = status.percentile_ci(boot.draws, ci) if boot is not None else None
-    verdict = status.assess(params, domains, fit.info["points"], ci=intervals, level=ci)
-    info = dict(fit.info) | ({"bootstrap": boot.info()} if boot is not None else {})
+    verdict = status.assess(params, domains, fit.info["points"], ci=refits.intervals, level=ci)
+    info = fit.info | refits.info
     assessed = replace(fit, info=info, status=verdict[0], status_reason=verdict[1])
-    return assessed, intervals or {}
+    return assessed, refits.intervals or {}
 
 
 def round_batch(batch: np.ndarray | float, multiple: int = 16) -> np.ndarray:

@@ -7,6 +7,8 @@ task, so every task keeps its weight; the CI is the percentile interval of the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -51,7 +53,9 @@ def stratified_bootstrap_ci(
     return point, float(np.percentile(draws, tail)), float(np.percentile(draws, 100.0 - tail))
 
 
-def final_return_iqm(curves: list[Curve], samples: int = 2000, ci: float = 0.95) -> pd.DataFrame:
+def final_return_iqm(
+    curves: Sequence[Curve], samples: int = 2000, ci: float = 0.95
+) -> pd.DataFrame:
     """Cross-env IQM of the final normalised return per (σ, N), best config per env.
 
     Per (env, σ, N) the config with the highest seed-mean final return is kept; its seeds' last

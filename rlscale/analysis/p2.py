@@ -22,12 +22,10 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from rlscale.analysis import status
+from rlscale.analysis import p2_solver, status
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.fits import FitResult
 from rlscale.analysis.threads import one_blas_thread
-
-_TOLERANCE = {"ftol": 1e-12, "gtol": 1e-12, "maxiter": 15000}
 
 
 def sum_of_powerlaw(utd, params, a, alpha, b, beta, d_min):
@@ -54,69 +52,6 @@ FORMS = {
 }
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
-def _jacobian(
-    form: str, utd: np.ndarray, params: np.ndarray, p: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(f, df/dp) of a form at rescaled (σ, N); exact gradients make each fit ~5x cheaper."""
-    if form == "sum_of_powerlaw":
-        a, alpha, b, beta, d_min = p
-        term_u, term_n = (a / utd) ** alpha, (b / params) ** beta
-        value = d_min * (1.0 + term_u + term_n)
-        columns = [
-            d_min * term_u * alpha / a,
-            d_min * term_u * np.log(a / utd),
-            d_min * term_n * beta / b,
-            d_min * term_n * np.log(b / params),
-            value / d_min,
-        ]
-        return value, np.stack(columns, axis=1)
-    a, b, c, alpha = p
-    saturation = (b / params) ** c
-    value = a / (utd**alpha * (1.0 + saturation))
-    share = saturation / (1.0 + saturation)
-    columns = [
-        value / a,
-        -value * share * c / b,
-        -value * share * np.log(b / params),
-        -value * np.log(utd),
-    ]
-    return value, np.stack(columns, axis=1)
-
-
-def _softplus_inverse(value: float) -> float:
-    return float(value if value > 30.0 else np.log(np.expm1(value)))
-
-
-def _log_rescale(x: np.ndarray, name: str) -> tuple[np.ndarray, float, float]:
-    """Geometric map of [min x, max x] onto [0.5, 2]; returns (rescaled, min x, exponent p)."""
-    if len(x) == 0:
-        raise AnalysisError(f"P2 fit has no points (no {name} value reached the threshold)")
-    low, high = float(np.min(x)), float(np.max(x))
-    if not high > low:
-        raise AnalysisError(f"P2 fit needs at least 2 distinct {name} values, got {low:g} only")
-    power = np.log(4.0) / np.log(high / low)
-    return 0.5 * (x / low) ** power, low, power
-
-
-def minimize_raw(loss, x0: np.ndarray, fixed: tuple[int, float] | None = None):
-    """L-BFGS-B on `loss` (value and gradient) from `x0`, with parameter fixed[0] held at
-    fixed[1] if given (the identifiability probe refits the others)."""
-    bounds = None
-    if fixed is not None:
-        bounds = [(None, None)] * len(x0)
-        bounds[fixed[0]] = (fixed[1], fixed[1])
-        x0 = np.array(x0, float)
-        x0[fixed[0]] = fixed[1]
-    with one_blas_thread():
-        return optimize.minimize(
-            loss, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TOLERANCE
-        )
-
-
 @dataclass(frozen=True)
 class _Problem:
     """One form's rescaled data and loss; `solve` runs L-BFGS-B, optionally with one raw fixed."""
@@ -132,7 +67,8 @@ class _Problem:
 
     def loss(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(all="ignore"):
-            fitted, jacobian = _jacobian(self.form, self.utd, self.params, _softplus(raw))
+            p = p2_solver.softplus(raw)
+            fitted, jacobian = p2_solver.jacobian(self.form, self.utd, self.params, p)
             if self.log_loss:
                 error = np.log(fitted) - np.log(self.y)
                 jacobian = jacobian / fitted[:, None]
@@ -146,12 +82,13 @@ class _Problem:
         return float(value), grad
 
     def solve(self, x0: np.ndarray, fixed: tuple[int, float] | None = None):
-        return minimize_raw(self.loss, x0, fixed)
+        return p2_solver.minimize_raw(self.loss, x0, fixed)
 
     def physical(self, raw: np.ndarray) -> dict[str, float]:
         """Physical-unit parameters of raw (pre-softplus) fitted ones."""
-        fitted = dict(zip(FORMS[self.form][1], _softplus(np.asarray(raw, float)), strict=True))
-        return _to_physical(self.form, fitted, self.scale, self.utd_map, self.params_map)
+        p = p2_solver.softplus(np.asarray(raw, float))
+        fitted = dict(zip(FORMS[self.form][1], p, strict=True))
+        return p2_solver.to_physical(self.form, fitted, self.scale, self.utd_map, self.params_map)
 
     def refit_fixed(self, raw: np.ndarray, name: str, factor: float):
         """L-BFGS-B from `raw` with parameter `name` multiplied by `factor` and held there.
@@ -165,16 +102,16 @@ class _Problem:
             factor = factor ** self.utd_map[1]
         elif name == "b":
             factor = factor ** self.params_map[1]
-        fixed = float(_softplus(raw[index])) * factor
-        return self.solve(raw, (index, _softplus_inverse(fixed)))
+        fixed = float(p2_solver.softplus(raw[index])) * factor
+        return self.solve(raw, (index, p2_solver.softplus_inverse(fixed)))
 
 
 def _problem(form: str, utd, params, y, log_loss: bool) -> _Problem:
     utd, params, y = (np.asarray(v, float) for v in (utd, params, y))
     if np.any(~np.isfinite(y)) or np.any(y <= 0):
         raise AnalysisError(f"{form}: targets must be finite and positive")
-    utd_r, utd_low, utd_power = _log_rescale(utd, "σ")
-    params_r, params_low, params_power = _log_rescale(params, "N")
+    utd_r, utd_low, utd_power = p2_solver.log_rescale(utd, "σ")
+    params_r, params_low, params_power = p2_solver.log_rescale(params, "N")
     scale = float(np.mean(y))
     return _Problem(
         form,
@@ -248,7 +185,7 @@ def fit_law(
 
     Args:
         form, utd, params, y, log_loss: as `fit_p2`.
-        samples: (sample id, (σ, N, y)) per bootstrap sample, or None for no intervals. Each
+        samples: (sample id, (σ, N, y)) per bootstrap sample; None or none: no intervals. Each
             refit starts from zeros, like the point fit; one that raises counts as failed.
         ci: the intervals' level.
 
@@ -262,42 +199,16 @@ def fit_law(
     def refit(name: str, factor: float) -> float:
         return float(problem.refit_fixed(raw, name, factor).fun)
 
-    info = dict(fit.info)
-    draws = intervals = None
-    if samples is not None:
+    def one(data: tuple) -> dict:
+        return fit_p2(form, *data, log_loss=log_loss).params
 
-        def one(data: tuple) -> dict:
-            return fit_p2(form, *data, log_loss=log_loss).params
-
-        boot = status.bootstrap(samples, one)
-        draws, intervals = boot.draws, status.percentile_ci(boot.draws, ci)
-        info["bootstrap"] = boot.info()
+    boot = status.bootstrap_refits(samples, one, ci)
     points = len({(float(u), float(n)) for u, n in zip(utd, params, strict=True)})
     verdict = status.assess(
-        fit.params, domains(form, utd, params, y), points, fit.loss, refit, intervals, ci
+        fit.params, domains(form, utd, params, y), points, fit.loss, refit, boot.intervals, ci
     )
-    return FitResult(fit.form, fit.params, intervals or {}, fit.loss, info, draws, *verdict)
-
-
-def _to_physical(form: str, p: dict, scale: float, utd_map: tuple, params_map: tuple) -> dict:
-    """Undo σ_r = 0.5(σ/σ_min)^p_σ, N_r = 0.5(N/N_min)^p_N and the y/mean(y) scaling."""
-    (utd_low, pu), (params_low, pn) = utd_map, params_map
-    if form == "sum_of_powerlaw":
-        # (a/σ_r)^α = (A/σ)^(α p_σ) with A = σ_min (2a)^(1/p_σ); likewise for N
-        return {
-            "D_min": p["D_min"] * scale,
-            "a": utd_low * (2 * p["a"]) ** (1 / pu),
-            "alpha": p["alpha"] * pu,
-            "b": params_low * (2 * p["b"]) ** (1 / pn),
-            "beta": p["beta"] * pn,
-        }
-    # σ_r^α = 0.5^α σ_min^(-α p_σ) σ^(α p_σ)
-    return {
-        "a": p["a"] * scale * 2.0 ** p["alpha"] * utd_low ** (p["alpha"] * pu),
-        "b": params_low * (2 * p["b"]) ** (1 / pn),
-        "c": p["c"] * pn,
-        "alpha": p["alpha"] * pu,
-    }
+    intervals, info = boot.intervals or {}, fit.info | boot.info
+    return FitResult(fit.form, fit.params, intervals, fit.loss, info, boot.draws, *verdict)
 
 
 def predict(form: str, fit: FitResult, utd: np.ndarray, params: np.ndarray) -> np.ndarray:

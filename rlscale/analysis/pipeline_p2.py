@@ -5,18 +5,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rlscale.analysis import hparams, p2, pooled, threshold
-from rlscale.analysis.errors import AnalysisError
+from rlscale.analysis.errors import AnalysisError, attempt
 from rlscale.analysis.fits import FitResult
-
-if TYPE_CHECKING:
-    from rlscale.analysis.pipeline import Analysis
-    from rlscale.analysis.recipe import Recipe
+from rlscale.analysis.recipe import Recipe
+from rlscale.analysis.types import ComputeOptimal, P2Env, P2Result, PowerLine, Staged
 
 GROUP = ("env", "utd", "critic_params")
 
@@ -28,54 +25,71 @@ def enabled(crossings: pd.DataFrame, recipe: Recipe) -> bool:
     return crossings["critic_params"].nunique() >= 2 and crossings["utd"].nunique() >= 2
 
 
-def run(analysis: Analysis, crossings: pd.DataFrame) -> None:
-    """Fill `analysis.p2` and the p2_* tables for every env."""
+def run(crossings: pd.DataFrame, recipe: Recipe) -> Staged[P2Result | None]:
+    """Every env's P2 fits and the p2_* tables; the pooled fits when the recipe pools."""
     crossings = crossings[np.isfinite(crossings["critic_params"])]
     if crossings.empty:
-        analysis.messages.append("P2: critic sizes N are unknown; set critic_params_by_width")
-        return
-    recipe = analysis.recipe
-    times = threshold.best_times(crossings)
-    analysis.p2 = {
-        "envs": {},
-        "width_to_params": _width_to_params(crossings),
-        "delta": recipe.budget.delta,
-        "flops_per_param_sample": recipe.compute.flops_per_param_sample,
-    }
-    for env, env_times in times.groupby("env"):
-        result = {}
-        data_fits = analysis.attempt(f"P2 D_J(σ,N) {env}", _fit_data, analysis, env_times)
-        if data_fits:
-            result["data_efficiency"] = {i: f.to_json() for i, f in data_fits.items()}
-        select = hparams.at_threshold(
-            crossings[crossings["env"] == env], recipe.hyperparameters.threshold_index
+        return Staged(
+            None, messages=("P2: critic sizes N are unknown; set critic_params_by_width",)
         )
-        batch_fit = analysis.attempt(f"P2 B*(σ,N) {env}", _fit_batch, analysis, select)
-        if batch_fit:
-            result["batch_size"] = batch_fit.to_json()
-        if data_fits:
-            analysis.attempt(
-                f"P2 compute-optimal {env}",
-                _compute_optimal,
-                analysis,
-                env,
-                data_fits,
-                batch_fit,
-                result,
-            )
-        analysis.p2["envs"][env] = result
+    times = threshold.best_times(crossings)
+    tables, messages, envs = [], [], {}
+    for env, env_times in times.groupby("env"):
+        staged = _run_env(env, env_times, crossings[crossings["env"] == env], recipe)
+        envs[env] = staged.result
+        tables += staged.tables
+        messages += staged.messages
+    result = P2Result(
+        envs,
+        _width_to_params(crossings),
+        recipe.budget.delta,
+        recipe.compute.flops_per_param_sample,
+    )
     if recipe.p2.pool == "median_normalized":
-        analysis.attempt("P2 pooled", pooled.run, analysis, times)
+        pool, notes = attempt("P2 pooled", pooled.run, times, recipe)
+        messages += notes
+        if pool is not None:
+            result = replace(result, pooled=pool.result[0], shared_exponent=pool.result[1])
+            tables += pool.tables
+            messages += pool.messages
+    return Staged(result, tuple(tables), tuple(messages))
 
 
-def _width_to_params(crossings: pd.DataFrame) -> list[list[float]]:
+def _run_env(
+    env: str, times: pd.DataFrame, crossings: pd.DataFrame, recipe: Recipe
+) -> Staged[P2Env]:
+    tables, messages = [], []
+    data, notes = attempt(f"P2 D_J(σ,N) {env}", _fit_data, times, recipe)
+    messages += notes
+    if data is not None:
+        tables.append(("p2_data_efficiency", data[1]))
+    select = hparams.at_threshold(crossings, recipe.hyperparameters.threshold_index)
+    batch, notes = attempt(f"P2 B*(σ,N) {env}", _fit_batch, select, recipe)
+    messages += notes
+    if batch is not None:
+        tables.append(("p2_batch_size", batch[1]))
+    batch_fit = batch[0] if batch else None
+    optimal = None
+    if data is not None:
+        stage = f"P2 compute-optimal {env}"
+        staged, notes = attempt(stage, _compute_optimal, env, *data, batch_fit, recipe)
+        messages += notes
+        if staged is not None:
+            optimal = staged.result
+            tables += staged.tables
+            messages += staged.messages
+    result = P2Env(data[0] if data else {}, batch_fit, optimal)
+    return Staged(result, tuple(tables), tuple(messages))
+
+
+def _width_to_params(crossings: pd.DataFrame) -> tuple[tuple[float, float], ...]:
     pairs = crossings[["critic_width", "critic_params"]].dropna().drop_duplicates()
-    return sorted(pairs.to_numpy().tolist())
+    return tuple(tuple(pair) for pair in sorted(pairs.to_numpy().tolist()))
 
 
-def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
-    """sum_of_powerlaw fit per threshold; CIs from bootstrap refits started from zeros."""
-    log_loss = analysis.recipe.p2.loss == "log"
+def _fit_data(times: pd.DataFrame, recipe: Recipe) -> tuple[dict[int, FitResult], pd.DataFrame]:
+    """sum_of_powerlaw fit per threshold and the fitted rows; CIs from refits started from zeros."""
+    log_loss = recipe.p2.loss == "log"
     point = times[(times["sample"] == threshold.POINT_ESTIMATE) & np.isfinite(times["time"])]
     boot = times[times["sample"] != threshold.POINT_ESTIMATE]
     fits, rows = {}, []
@@ -92,8 +106,8 @@ def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
             group["critic_params"],
             group["time"],
             log_loss,
-            samples if samples else None,
-            analysis.recipe.bootstrap.ci,
+            samples,
+            recipe.bootstrap.ci,
         )
         threshold_value = float(group["threshold"].iloc[0])
         fit = replace(fit, info={"threshold": threshold_value, **fit.info}, draws=None)
@@ -114,11 +128,10 @@ def _fit_data(analysis: Analysis, times: pd.DataFrame) -> dict[int, FitResult]:
         )
     if not fits:
         raise AnalysisError("no threshold was reached at 2+ σ and 2+ N values")
-    analysis.add_table("p2_data_efficiency", pd.concat(rows, ignore_index=True))
-    return fits
+    return fits, pd.concat(rows, ignore_index=True)
 
 
-def _fit_batch(analysis: Analysis, select: pd.DataFrame) -> FitResult:
+def _fit_batch(select: pd.DataFrame, recipe: Recipe) -> tuple[FitResult, pd.DataFrame]:
     """B*(σ, N) fitted to the bootstrap-mean argmin batch size of every (σ, N).
 
     The target is P2's `best_bs_bootstrap_mean`; CIs come from per-sample refits started from zeros.
@@ -127,7 +140,7 @@ def _fit_batch(analysis: Analysis, select: pd.DataFrame) -> FitResult:
     table = hparams.best_table(best, "batch_size", GROUP).dropna(
         subset=["best_batch_size_bootstrap_mean"]
     )
-    log_loss = analysis.recipe.p2.loss == "log"
+    log_loss = recipe.p2.loss == "log"
     boot = best[best["sample"] != threshold.POINT_ESTIMATE]
     samples = [
         (sample_id, (sample["utd"], sample["critic_params"], sample["batch_size"]))
@@ -141,23 +154,26 @@ def _fit_batch(analysis: Analysis, select: pd.DataFrame) -> FitResult:
         table["critic_params"],
         table["best_batch_size_bootstrap_mean"],
         log_loss,
-        samples if samples else None,
-        analysis.recipe.bootstrap.ci,
+        samples,
+        recipe.bootstrap.ci,
     )
     fit = replace(fit, draws=None)
     predicted = p2.predict("inverse_power_product", fit, table["utd"], table["critic_params"])
-    analysis.add_table("p2_batch_size", table.assign(predicted=predicted))
-    return fit
+    return fit, table.assign(predicted=predicted)
 
 
 def _compute_optimal(
-    analysis: Analysis,
     env: str,
     data_fits: dict[int, FitResult],
+    rows: pd.DataFrame,
     batch_fit: FitResult | None,
-    result: dict,
-) -> None:
-    recipe = analysis.recipe
+    recipe: Recipe,
+) -> Staged[ComputeOptimal | None]:
+    """(σ*, N*) per threshold inside the tested box; the table stays if the lines cannot be fitted.
+
+    Args:
+        rows: the env's `_fit_data` rows, whose σ and N ranges bound the search.
+    """
     setting = recipe.p2.compute_batch_size
     if setting == "fitted" and batch_fit is None:
         raise AnalysisError("p2.compute_batch_size is 'fitted' but B*(σ,N) could not be fitted")
@@ -166,11 +182,9 @@ def _compute_optimal(
         if setting == "fitted"
         else float(setting)
     )
-    table = analysis.tables["p2_data_efficiency"]
-    rows = table[table["env"] == env]
     box = (
-        (rows["utd"].min(), rows["utd"].max()),
-        (rows["critic_params"].min(), rows["critic_params"].max()),
+        (float(rows["utd"].min()), float(rows["utd"].max())),
+        (float(rows["critic_params"].min()), float(rows["critic_params"].max())),
     )
     optima = []
     for index, fit in data_fits.items():
@@ -181,16 +195,18 @@ def _compute_optimal(
             {"env": env, "threshold_index": index, "threshold": fit.info["threshold"], **best}
         )
     optima = pd.DataFrame(optima).sort_values("threshold")
-    analysis.add_table("p2_compute_optimal", optima)
-    result["compute_optimal"] = {
-        "batch_size": setting,
-        "box": [list(map(float, b)) for b in box],
-        "utd_line": _line(optima, "utd", recipe.p2.holdout_top_k),
-        "params_line": _line(optima, "critic_params", recipe.p2.holdout_top_k),
-    }
+    tables = (("p2_compute_optimal", optima),)
+
+    def lines() -> ComputeOptimal:
+        holdout = recipe.p2.holdout_top_k
+        utd, params = _line(optima, "utd", holdout), _line(optima, "critic_params", holdout)
+        return ComputeOptimal(setting, box, utd, params)
+
+    optimal, messages = attempt(f"P2 compute-optimal {env}", lines)
+    return Staged(optimal, tables, messages)
 
 
-def _line(optima: pd.DataFrame, column: str, holdout: int) -> dict:
+def _line(optima: pd.DataFrame, column: str, holdout: int) -> PowerLine:
     """log10 y* = s·log10 F* + log10 k on all but the top `holdout` thresholds."""
     fitted = optima.iloc[: max(len(optima) - holdout, 0)]
     if len(fitted) < 2 or fitted[column].nunique() < 2:
@@ -201,8 +217,5 @@ def _line(optima: pd.DataFrame, column: str, holdout: int) -> dict:
     slope, intercept = np.polyfit(np.log10(fitted["budget"]), np.log10(fitted[column]), 1)
     held = optima.iloc[len(fitted) :]
     predicted = 10.0 ** (intercept + slope * np.log10(held["budget"]))
-    return {
-        "coefficient": float(10.0**intercept),
-        "exponent": float(slope),
-        "holdout_relative_error": (predicted / held[column] - 1.0).astype(float).tolist(),
-    }
+    errors = (predicted / held[column] - 1.0).astype(float)
+    return PowerLine(float(10.0**intercept), float(slope), tuple(errors.tolist()))

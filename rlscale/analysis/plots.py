@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rlscale.analysis import frontier, status
-from rlscale.analysis.pipeline import Analysis, SizeResult
+from rlscale.analysis.types import Analysis, SizeResult
 
 Plot = tuple[str, Figure, str]
 

@@ -7,20 +7,21 @@ import numpy as np
 import pandas as pd
 
 from rlscale.analysis import p2
-from rlscale.analysis.pipeline import Analysis
+from rlscale.analysis.fits import FitResult
 from rlscale.analysis.plots import Plot, line_style, status_tag
+from rlscale.analysis.types import Analysis
 
 
 def p2_fits(analysis: Analysis) -> list[Plot]:
     """Per env: D_J(σ, N) at the highest fitted threshold against N, one line per σ."""
     table = analysis.tables.get("p2_data_efficiency")
-    if table is None:
+    if table is None or analysis.p2 is None:
         return []
     plots = []
     for env, rows in table.groupby("env"):
         top = rows[rows["threshold_index"] == rows["threshold_index"].max()]
-        fit = analysis.p2["envs"][env]["data_efficiency"][int(top["threshold_index"].iloc[0])]
-        title = f"{env}, J={top['threshold'].iloc[0]:.1f}{status_tag(fit['status'])}"
+        fit = analysis.p2.envs[env].data_efficiency[int(top["threshold_index"].iloc[0])]
+        title = f"{env}, J={top['threshold'].iloc[0]:.1f}{status_tag(fit.status)}"
         plots.append(
             (
                 f"p2_data_efficiency_{env}",
@@ -35,15 +36,14 @@ def p2_fits(analysis: Analysis) -> list[Plot]:
 
 def p2_pooled(analysis: Analysis) -> list[Plot]:
     """The tasks pooled (median-normalised times) at the highest fitted threshold index."""
-    fits = analysis.p2.get("pooled", {}).get("data_efficiency", {})
+    pooled = analysis.p2.pooled if analysis.p2 else None
     table = analysis.tables.get("p2_pooled_time")
-    if not fits or table is None:
+    if pooled is None or not pooled.data_efficiency or table is None:
         return []
-    index = max(fits)
-    fit = fits[index]
+    index = max(pooled.data_efficiency)
+    fit = pooled.data_efficiency[index]
     rows = table[(table["threshold_index"] == index) & np.isfinite(table["time"])]
-    tasks = len(analysis.p2["pooled"]["tasks"])
-    title = f"{tasks} tasks pooled, threshold {index}{status_tag(fit['status'])}"
+    title = f"{len(pooled.tasks)} tasks pooled, threshold {index}{status_tag(fit.status)}"
     figure = _data_figure(rows, fit, title, "median-normalised env steps to J", errors=True)
     caption = (
         "Median-normalised data to threshold of the tasks pooled (m · mean over tasks of "
@@ -54,10 +54,9 @@ def p2_pooled(analysis: Analysis) -> list[Plot]:
 
 
 def _data_figure(
-    rows: pd.DataFrame, fit: dict, title: str, ylabel: str, errors: bool = False
+    rows: pd.DataFrame, fit: FitResult, title: str, ylabel: str, errors: bool = False
 ) -> plt.Figure:
     """Times against N, one colour per σ, and the fitted D(σ, N) inside the tested N range."""
-    params = {k: v["value"] for k, v in fit["params"].items()}
     grid = np.logspace(
         np.log10(rows["critic_params"].min()), np.log10(rows["critic_params"].max()), 50
     )
@@ -71,9 +70,9 @@ def _data_figure(
             )
         ax.plot(
             grid,
-            p2.sum_of_powerlaw(utd, grid, **_renamed(params)),
+            p2.sum_of_powerlaw(utd, grid, **_renamed(fit.params)),
             color=colour,
-            ls=line_style(fit["status"]),
+            ls=line_style(fit.status),
             label=f"σ={utd:g}",
         )
     ax.set(xscale="log", yscale="log", xlabel="critic parameters N", ylabel=ylabel, title=title)

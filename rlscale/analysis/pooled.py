@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from rlscale.analysis import p2, shared_exponent, status, threshold
-from rlscale.analysis.errors import AnalysisError
+from rlscale.analysis.errors import AnalysisError, attempt
 from rlscale.analysis.fits import FitResult
+from rlscale.analysis.recipe import P2, Recipe
+from rlscale.analysis.types import Pooled, SharedExponent, Staged
 
 CELL = ["utd", "size", "threshold_index"]
 OLS_FORM = "ln D = c0 + c1·ln σ + c2·ln N"
@@ -96,7 +98,7 @@ def ols(utd, params, y, samples: Iterable[tuple[Any, tuple]] | None = None, ci: 
 
     Args:
         utd, params, y: σ, N and D > 0, shape (n,) each.
-        samples: (sample id, (σ, N, y)) per bootstrap sample, or None for no intervals.
+        samples: (sample id, (σ, N, y)) per bootstrap sample; None or none: no intervals.
         ci: the intervals' level.
     """
 
@@ -112,14 +114,11 @@ def ols(utd, params, y, samples: Iterable[tuple[Any, tuple]] | None = None, ci: 
     design = np.column_stack([np.ones(len(y)), np.log(utd), np.log(params)])
     residual = np.log(np.asarray(y, float)) - design @ np.array(list(fitted.values()))
     loss = float(np.mean(residual**2))
-    intervals, info = None, {}
-    if samples is not None:
-        boot = status.bootstrap(samples, lambda data: solve(*data))
-        intervals, info = status.percentile_ci(boot.draws, ci), {"bootstrap": boot.info()}
+    boot = status.bootstrap_refits(samples, lambda data: solve(*data), ci)
     points = len({(float(u), float(n)) for u, n in zip(utd, params, strict=True)})
     domains = {name: status.free() for name in fitted}
-    verdict = status.assess(fitted, domains, points, loss, None, intervals, ci)
-    return FitResult(OLS_FORM, fitted, intervals or {}, loss, info, None, *verdict)
+    verdict = status.assess(fitted, domains, points, loss, None, boot.intervals, ci)
+    return FitResult(OLS_FORM, fitted, boot.intervals or {}, loss, boot.info, None, *verdict)
 
 
 def fit_threshold(
@@ -139,8 +138,8 @@ def fit_threshold(
         return frame["utd"], frame["critic_params"], frame["time"]
 
     boot = [(sample_id, data(frame)) for sample_id, frame in samples]
-    fit = p2.fit_law("sum_of_powerlaw", *data(rows), log_loss, boot or None, ci)
-    baseline = ols(*data(rows), boot or None, ci)
+    fit = p2.fit_law("sum_of_powerlaw", *data(rows), log_loss, boot, ci)
+    baseline = ols(*data(rows), boot, ci)
     predicted = p2.predict("sum_of_powerlaw", fit, rows["utd"], rows["critic_params"])
     c = baseline.params
     linear = np.exp(
@@ -149,18 +148,19 @@ def fit_threshold(
     return fit, baseline, rows.assign(predicted=predicted, predicted_ols=linear)
 
 
-def run(analysis: Any, times: pd.DataFrame) -> None:
+def run(times: pd.DataFrame, recipe: Recipe) -> Staged[tuple[Pooled, SharedExponent]]:
     """`p2.pool: median_normalized`: the pooled table, its fits and the shared-exponent fits.
 
     Each bootstrap sample's table is built from that sample's times alone (its own task medians):
     the normalisation is part of the estimate its interval describes.
 
     Args:
-        analysis: the pipeline's `Analysis` (not imported: no import cycle), filled in place:
-            `p2["pooled"]`, `p2["shared_exponent"]` and the table p2_pooled_time.
         times: `threshold.best_times` rows of every env and sample, N known.
+
+    Returns:
+        The pooled and shared-exponent fits per threshold index, the table p2_pooled_time, and a
+        message per index whose fit could not be made.
     """
-    recipe = analysis.recipe
     log_loss, ci = recipe.p2.loss == "log", recipe.bootstrap.ci
     tasks = sorted(set(times["env"]))
     samples = dict(tuple(times.groupby("sample")))
@@ -169,87 +169,57 @@ def run(analysis: Any, times: pd.DataFrame) -> None:
     pooled_samples = {i: normalized_times(frame, tasks) for i, frame in samples.items()}
     indices = sorted(set(table["threshold_index"]))
     chosen = indices[-1:] if recipe.p2.threshold == "last" else indices
-    pooled = _header(point, tasks, recipe.p2)
-    shared: dict[str, Any] = {"threshold": recipe.p2.threshold, "data_efficiency": {}}
-    fitted = []
+    pooled_fits, ols_fits, shared_fits, fitted, messages = {}, {}, {}, [], []
     for index in chosen:
         boot = [(i, t[t["threshold_index"] == index]) for i, t in pooled_samples.items()]
         rows = table[table["threshold_index"] == index]
-        result = analysis.attempt(
+        result, notes = attempt(
             f"P2 pooled D(σ,N) i={index}", fit_threshold, rows, boot, log_loss, ci
         )
+        messages += notes
         if result:
-            pooled["data_efficiency"][index] = replace(result[0], draws=None).to_json()
-            pooled["ols"][index] = result[1].to_json()
+            pooled_fits[index] = replace(result[0], draws=None)
+            ols_fits[index] = result[1]
             fitted.append(result[2])
         per_env = point[point["threshold_index"] == index]
         boot = [(i, s[s["threshold_index"] == index]) for i, s in samples.items()]
-        fit = analysis.attempt(
+        fit, notes = attempt(
             f"P2 shared-exponent D(σ,N) i={index}",
             shared_exponent.fit,
             per_env,
             log_loss,
-            boot or None,
+            boot,
             ci,
         )
+        messages += notes
         if fit:
-            shared["data_efficiency"][index] = replace(fit, draws=None).to_json()
+            shared_fits[index] = replace(fit, draws=None)
     if fitted:
         keys = ["utd", "critic_params", "threshold_index"]
         predictions = pd.concat(fitted)[[*keys, "predicted", "predicted_ols"]]
         table = table.merge(predictions, on=keys, how="left")
-    analysis.add_table("p2_pooled_time", table)
-    analysis.p2["pooled"], analysis.p2["shared_exponent"] = pooled, shared
+    pooled = _pooled(point, tasks, recipe.p2, pooled_fits, ols_fits)
+    shared = SharedExponent(recipe.p2.threshold, shared_fits)
+    return Staged((pooled, shared), (("p2_pooled_time", table),), tuple(messages))
 
 
-def _header(point: pd.DataFrame, tasks: list[str], config: Any) -> dict[str, Any]:
-    """What `p2.pooled` records besides its fits: the setting, the tasks, medians, thresholds."""
+def _pooled(
+    point: pd.DataFrame,
+    tasks: list[str],
+    config: P2,
+    data_efficiency: dict[int, FitResult],
+    ols_fits: dict[int, FitResult],
+) -> Pooled:
+    """The fits with what the pool records besides them: the setting, tasks, medians, thresholds."""
     medians = task_medians(point)
     thresholds = point.drop_duplicates(["env", "threshold_index"]).groupby("threshold_index")
-    return {
-        "pool": config.pool,
-        "threshold": config.threshold,
-        "tasks": tasks,
-        "task_medians": medians.to_dict(),
-        "median": float(np.median(medians.to_numpy())),
-        "thresholds": {int(i): r.set_index("env")["threshold"].to_dict() for i, r in thresholds},
-        "data_efficiency": {},
-        "ols": {},
-    }
-
-
-def fits(result: dict) -> list[tuple[str, dict]]:
-    """(which fit, its JSON) of every pooled and shared-exponent fit of `analysis.p2`."""
-    found = {
-        "P2 pooled D(σ,N)": result.get("pooled", {}).get("data_efficiency", {}),
-        "P2 pooled OLS": result.get("pooled", {}).get("ols", {}),
-        "P2 shared-exponent D(σ,N)": result.get("shared_exponent", {}).get("data_efficiency", {}),
-    }
-    return [
-        (f"{label} i={i}", entry)
-        for label, entries in found.items()
-        for i, entry in entries.items()
-    ]
-
-
-def summary_lines(result: dict) -> list[str]:
-    """The pooled and shared-exponent D(σ, N) of `analysis.p2` at their highest fitted index."""
-    lines = []
-    pooled_fits = result.get("pooled", {}).get("data_efficiency", {})
-    if pooled_fits:
-        top = pooled_fits[max(pooled_fits)]
-        p = {k: v["value"] for k, v in top["params"].items()}
-        lines.append(
-            f"[P2 pooled, {len(result['pooled']['tasks'])} tasks] D(σ,N) at threshold "
-            f"{max(pooled_fits)}: D_min={p['D_min']:.3g}, a={p['a']:.3g}, α={p['alpha']:.3g}, "
-            f"b={p['b']:.3g}, β={p['beta']:.3g} [{top['status']}]"
-        )
-    shared = result.get("shared_exponent", {}).get("data_efficiency", {})
-    if shared:
-        top = shared[max(shared)]
-        p = top["params"]
-        lines.append(
-            f"[P2 shared exponents] at threshold {max(shared)}: α={p['alpha']['value']:.3g}, "
-            f"β={p['beta']['value']:.3g} [{top['status']}]"
-        )
-    return lines
+    return Pooled(
+        config.pool,
+        config.threshold,
+        tuple(tasks),
+        medians.to_dict(),
+        float(np.median(medians.to_numpy())),
+        {int(i): r.set_index("env")["threshold"].to_dict() for i, r in thresholds},
+        data_efficiency,
+        ols_fits,
+    )

@@ -1,5 +1,7 @@
 """Write an `Analysis` to a report directory: fits.json, tidy tables, PNG plots and an index page.
 
+The one place results become JSON: the stages return typed values (`types`), converted here.
+
 report/
   fits.json            every fitted parameter with its bootstrap CI, and what was skipped, why
   tables/*.csv|parquet data to threshold per config, best/proposed hyperparameters, frontier
@@ -13,16 +15,18 @@ import html
 import json
 import math
 import warnings
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import load, pipeline, plots, plots_p2, pooled, status
+from rlscale.analysis import load, pipeline, plots, plots_p2, summary
 from rlscale.analysis.captions import TABLE_CAPTIONS
-from rlscale.analysis.pipeline import Analysis
+from rlscale.analysis.fits import FitResult
 from rlscale.analysis.recipe import Recipe
+from rlscale.analysis.types import Analysis, P2Env, P2Result
 from rlscale.results import CorruptRunWarning
 
 
@@ -63,110 +67,50 @@ def fits_json(analysis: Analysis) -> dict:
             "messages": analysis.messages,
             "thresholds": analysis.thresholds,
             "p1": sizes,
-            "p2": analysis.p2,
+            "p2": _p2_json(analysis.p2) if analysis.p2 else {},
         }
     )
 
 
-def fit_statuses(analysis: Analysis) -> list[tuple[str, str, str, float]]:
-    """(which fit, status, reason, failed share of its bootstrap refits) of every fitted law."""
-    found = []
-
-    def add(which: str, state: str, reason: str, info: dict) -> None:
-        failed = info.get("bootstrap", {}).get("failed_share", math.nan)
-        found.append((which, state, reason, failed))
-
-    for size in analysis.sizes:
-        tag = f" [N={size.critic_params:.3g}]" if np.isfinite(size.critic_params) else ""
-        for param, fit in size.hparams.items():
-            add(f"{param}*(σ){tag}", fit.status, fit.status_reason, fit.info)
-        for fit in size.data_fits.values():
-            which = f"D_J(σ) J={fit.info['threshold']:.1f}{tag}"
-            add(which, fit.status, fit.status_reason, fit.info)
-    for env, result in analysis.p2.get("envs", {}).items():
-        for entry in result.get("data_efficiency", {}).values():
-            which = f"P2 D(σ,N) {env} J={entry['info']['threshold']:.1f}"
-            add(which, entry["status"], entry["status_reason"], entry["info"])
-        if "batch_size" in result:
-            entry = result["batch_size"]
-            add(f"P2 B*(σ,N) {env}", entry["status"], entry["status_reason"], entry["info"])
-    for which, entry in pooled.fits(analysis.p2):
-        add(which, entry["status"], entry["status_reason"], entry["info"])
-    return found
-
-
-def summary_lines(analysis: Analysis) -> list[str]:
-    """Headline numbers for the terminal: B*/η* slopes, D_J at the top J, σ*(F), held-out errors;
-    then a count of fit statuses and one line naming every fit that is not `ok`."""
-    lines = [
-        f"{env}: auto top J_max = {e['auto']['top']:g} (q{e['auto']['final_return_quantile']:g} "
-        f"of {e['auto']['runs']} final returns = {e['auto']['quantile']:.4g}); thresholds "
-        f"{e['values'][0]:.4g} … {e['values'][-1]:.4g} ({len(e['values'])})"
-        for env, e in analysis.thresholds.items()
-        if e["auto"]
-    ]
-    for size in analysis.sizes:
-        tag = f"[N={size.critic_params:.3g}] " if np.isfinite(size.critic_params) else ""
-        for param, fit in size.hparams.items():
-            slopes = sorted({round(v, 4) for v in fit.slope.values()})
-            lines.append(
-                f"{tag}{param}*(σ) ∝ σ^{slopes if len(slopes) > 1 else slopes[0]} [{fit.status}]"
-            )
-        if size.data_fits:
-            top = size.data_fits[max(size.data_fits)]
-            p = top.params
-            lines.append(
-                f"{tag}D_J(σ) at J={top.info['threshold']:.1f}: D_min={p['D_min']:.3g}, "
-                f"α={p['alpha']:.3g}, β={p['beta']:.3g} [{top.status}]"
-            )
-        if size.budget:
-            b = size.budget
-            lines.append(
-                f"{tag}σ*(F) = {b['coefficient']:.3g}·F^{b['exponent']:.3f} "
-                f"(fitted on {b['n_fit']} thresholds)"
-            )
-            for held in b["holdout"]:
-                lines.append(
-                    f"{tag}  held out J={held['threshold']:.1f}: predicted σ*="
-                    f"{held['predicted']:.3g} vs {held['actual']:.3g} "
-                    f"({100 * held['relative_error']:+.1f}%)"
-                )
-    for env, result in analysis.p2.get("envs", {}).items():
-        if result.get("data_efficiency"):
-            top = result["data_efficiency"][max(result["data_efficiency"])]
-            p = {k: v["value"] for k, v in top["params"].items()}
-            lines.append(
-                f"[P2 {env}] D(σ,N) at J={top['info']['threshold']:.1f}: "
-                f"D_min={p['D_min']:.3g}, a={p['a']:.3g}, α={p['alpha']:.3g}, "
-                f"b={p['b']:.3g}, β={p['beta']:.3g} [{top['status']}]"
-            )
-        optimal = result.get("compute_optimal")
-        if optimal:
-            u, n = optimal["utd_line"], optimal["params_line"]
-            lines.append(
-                f"[P2 {env}] σ*(F) = {u['coefficient']:.3g}·F^{u['exponent']:.3f}, "
-                f"N*(F) = {n['coefficient']:.3g}·F^{n['exponent']:.3f}"
-            )
-    return lines + pooled.summary_lines(analysis.p2) + _status_lines(fit_statuses(analysis))
+def _p2_json(p2: P2Result) -> dict:
+    out = {
+        "envs": {env: _env_json(result) for env, result in p2.envs.items()},
+        "width_to_params": p2.width_to_params,
+        "delta": p2.delta,
+        "flops_per_param_sample": p2.flops_per_param_sample,
+    }
+    if p2.pooled is not None and p2.shared_exponent is not None:
+        pooled = p2.pooled
+        out["pooled"] = {
+            "pool": pooled.pool,
+            "threshold": pooled.threshold,
+            "tasks": pooled.tasks,
+            "task_medians": pooled.task_medians,
+            "median": pooled.median,
+            "thresholds": pooled.thresholds,
+            "data_efficiency": _fits_json(pooled.data_efficiency),
+            "ols": _fits_json(pooled.ols),
+        }
+        out["shared_exponent"] = {
+            "threshold": p2.shared_exponent.threshold,
+            "data_efficiency": _fits_json(p2.shared_exponent.data_efficiency),
+        }
+    return out
 
 
-def _status_lines(found: list[tuple[str, str, str, float]]) -> list[str]:
-    if not found:
-        return []
-    counts = {s: sum(f[1] == s for f in found) for s in dict.fromkeys(f[1] for f in found)}
-    lines = [
-        "fit status: "
-        + ", ".join(f"{n} {s}" for s, n in counts.items())
-        + (" (non-ok fits are drawn dashed)" if set(counts) - {status.OK} else "")
-    ]
-    lines += [f"  not ok: {status.summary(w, s, r)}" for w, s, r, _ in found if s != status.OK]
-    failed = [(w, share) for w, _, _, share in found if share > 0]
-    if failed:
-        lines.append(
-            "bootstrap refits that failed: "
-            + ", ".join(f"{w} {100 * share:.0f}%" for w, share in failed)
-        )
-    return lines
+def _env_json(result: P2Env) -> dict:
+    out = {}
+    if result.data_efficiency:
+        out["data_efficiency"] = _fits_json(result.data_efficiency)
+    if result.batch_size is not None:
+        out["batch_size"] = result.batch_size.to_json()
+    if result.compute_optimal is not None:
+        out["compute_optimal"] = asdict(result.compute_optimal)
+    return out
+
+
+def _fits_json(fits: dict[int, FitResult]) -> dict[int, dict]:
+    return {index: fit.to_json() for index, fit in fits.items()}
 
 
 def analyze(
@@ -179,17 +123,17 @@ def analyze(
     Returns:
         The analysis and the report's index page.
     """
-    analysis = Analysis(recipe, str(path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CorruptRunWarning)
         try:
             tidy = load.load(path, layout, recipe.variables, recipe.source)
         except FileNotFoundError as error:
-            analysis.messages.append(f"load: {error}")
+            analysis = Analysis(recipe, str(path), messages=(f"load: {error}",))
         else:
             analysis = pipeline.run(tidy, recipe, str(path))
     damaged = [f"load: {w.message}" for w in caught if issubclass(w.category, CorruptRunWarning)]
-    analysis.messages[:0] = damaged  # the damaged runs first: the rest was analysed without them
+    # the damaged runs first: the rest was analysed without them
+    analysis = replace(analysis, messages=(*damaged, *analysis.messages))
     return analysis, write_report(analysis, out)
 
 
@@ -239,7 +183,7 @@ def _markdown(analysis: Analysis, figures: list[tuple[str, str]]) -> str:
     parts = [f"# rlscale analysis of `{analysis.source}`", ""]
     if analysis.messages:
         parts += ["## Not computed", "", *[f"- {m}" for m in analysis.messages], ""]
-    parts += ["## Summary", "", *[f"- {line}" for line in summary_lines(analysis)], ""]
+    parts += ["## Summary", "", *[f"- {line}" for line in summary.summary_lines(analysis)], ""]
     for path, caption in figures:
         parts += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     parts += ["## Tables", ""]
@@ -259,7 +203,7 @@ def _html(analysis: Analysis, figures: list[tuple[str, str]]) -> str:
         )
     body.append(
         "<h2>Summary</h2><ul>"
-        + "".join(f"<li>{escape(s)}</li>" for s in summary_lines(analysis))
+        + "".join(f"<li>{escape(s)}</li>" for s in summary.summary_lines(analysis))
         + "</ul>"
     )
     for path, caption in figures:

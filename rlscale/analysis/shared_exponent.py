@@ -1,10 +1,11 @@
 """D(σ, N) per env with the exponents shared: D_e = D_min,e·(1 + (a_e/σ)^α + (b_e/N)^β).
 
 model_scaling's `fit_sum_of_powerlaw_shared_exponent`: α and β are one value for every env,
-(a, b, D_min) one per env. The fit is the per-env fit's (`p2.fit_p2`) with every env in one loss:
-softplus parameters, L-BFGS-B from raw = 0, y divided by each env's mean, squared-log (or linear)
-loss averaged over all points. σ and N are log-rescaled to [0.5, 2] over all envs together: a
-per-env rescaling would map one rescaled exponent to a different physical one in each env.
+(a, b, D_min) one per env. The fit is the per-env fit's (`p2.fit_p2`, on `p2_solver`) with every
+env in one loss: softplus parameters, L-BFGS-B from raw = 0, y divided by each env's mean,
+squared-log (or linear) loss averaged over all points. σ and N are log-rescaled to [0.5, 2] over
+all envs together: a per-env rescaling would map one rescaled exponent to a different physical one
+in each env.
 Parameters are named `alpha`, `beta` and `a[env]`, `b[env]`, `D_min[env]`.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlscale.analysis import p2, status
+from rlscale.analysis import p2_solver, status
 from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.fits import FitResult
 
@@ -48,7 +49,7 @@ class _Problem:
         return ["alpha", "beta"] + [name(p, e) for e in self.envs for p in PER_ENV]
 
     def per_point(self, p: np.ndarray) -> np.ndarray:
-        """(a, α, b, β, D_min) of every point, in `p2._jacobian`'s order."""
+        """(a, α, b, β, D_min) of every point, in `p2_solver.jacobian`'s order."""
         local = p[2:].reshape(len(self.envs), 3)[self.index]
         alpha, beta = np.full(len(self.y), p[0]), np.full(len(self.y), p[1])
         return np.stack([local[:, 0], alpha, local[:, 1], beta, local[:, 2]])
@@ -56,7 +57,7 @@ class _Problem:
     def loss(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(all="ignore"):
             p = np.logaddexp(0.0, raw)
-            fitted, jacobian = p2._jacobian(
+            fitted, jacobian = p2_solver.jacobian(
                 "sum_of_powerlaw", self.utd, self.params, self.per_point(p)
             )
             if self.log_loss:
@@ -78,7 +79,7 @@ class _Problem:
         return float(value), grad
 
     def solve(self, x0: np.ndarray, fixed: tuple[int, float] | None = None):
-        return p2.minimize_raw(self.loss, x0, fixed)
+        return p2_solver.minimize_raw(self.loss, x0, fixed)
 
     def physical(self, raw: np.ndarray) -> dict[str, float]:
         p = np.logaddexp(0.0, np.asarray(raw, float))
@@ -86,7 +87,7 @@ class _Problem:
         for i, env in enumerate(self.envs):
             a, b, d_min = p[2 + 3 * i : 5 + 3 * i]
             fitted = {"a": a, "alpha": p[0], "b": b, "beta": p[1], "D_min": d_min}
-            one = p2._to_physical(
+            one = p2_solver.to_physical(
                 "sum_of_powerlaw", fitted, self.scales[i], self.utd_map, self.params_map
             )
             out["alpha"], out["beta"] = one["alpha"], one["beta"]
@@ -101,7 +102,7 @@ class _Problem:
         elif key.startswith("b["):
             factor = factor ** self.params_map[1]
         held = float(np.logaddexp(0.0, raw[index])) * factor
-        return self.solve(raw, (index, p2._softplus_inverse(held)))
+        return self.solve(raw, (index, p2_solver.softplus_inverse(held)))
 
 
 def _problem(frame: pd.DataFrame, log_loss: bool) -> _Problem:
@@ -114,8 +115,10 @@ def _problem(frame: pd.DataFrame, log_loss: bool) -> _Problem:
     index = frame["env"].map({e: i for i, e in enumerate(envs)}).to_numpy()
     y = frame["time"].to_numpy(float)
     scales = np.array([y[index == i].mean() for i in range(len(envs))])
-    utd, utd_low, utd_power = p2._log_rescale(frame["utd"].to_numpy(float), "σ")
-    params, params_low, params_power = p2._log_rescale(frame["critic_params"].to_numpy(float), "N")
+    utd, utd_low, utd_power = p2_solver.log_rescale(frame["utd"].to_numpy(float), "σ")
+    params, params_low, params_power = p2_solver.log_rescale(
+        frame["critic_params"].to_numpy(float), "N"
+    )
     return _Problem(
         envs,
         index,
@@ -160,28 +163,24 @@ def fit(
     Args:
         frame: columns env, utd, critic_params, time (one row per env, σ, N; NaN = not reached).
         log_loss: squared-log loss (True) or linear MSE on y / each env's mean.
-        samples: (sample id, frame of that sample) per bootstrap sample, or None. Each refit
-            starts from raw = 0, as the point fit does.
+        samples: (sample id, frame of that sample) per bootstrap sample; None or none: no
+            intervals. Each refit starts from raw = 0, as the point fit does.
         ci: the intervals' level.
     """
     problem, raw, loss = fit_point(frame, log_loss)
     params = problem.physical(raw)
-    info: dict[str, Any] = {"envs": list(problem.envs), "raw": raw.tolist()}
-    intervals = draws = None
-    if samples is not None:
 
-        def one(data: pd.DataFrame) -> dict:
-            sample_problem, sample_raw, _ = fit_point(data, log_loss)
-            return sample_problem.physical(sample_raw)
+    def one(data: pd.DataFrame) -> dict:
+        sample_problem, sample_raw, _ = fit_point(data, log_loss)
+        return sample_problem.physical(sample_raw)
 
-        boot = status.bootstrap(samples, one)
-        draws, intervals = boot.draws, status.percentile_ci(boot.draws, ci)
-        info["bootstrap"] = boot.info()
+    boot = status.bootstrap_refits(samples, one, ci)
+    info = {"envs": list(problem.envs), "raw": raw.tolist(), **boot.info}
 
     def refit(key: str, factor: float) -> float:
         return float(problem.refit_fixed(raw, key, factor).fun)
 
     finite = frame[np.isfinite(frame["time"])]
     points = len(set(zip(finite["env"], finite["utd"], finite["critic_params"], strict=True)))
-    verdict = status.assess(params, domains(frame), points, loss, refit, intervals, ci)
-    return FitResult(FORM, params, intervals or {}, loss, info, draws, *verdict)
+    verdict = status.assess(params, domains(frame), points, loss, refit, boot.intervals, ci)
+    return FitResult(FORM, params, boot.intervals or {}, loss, info, boot.draws, *verdict)

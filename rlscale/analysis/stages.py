@@ -7,52 +7,47 @@ medians and fits only ever see the selected runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from rlscale.analysis import select, threshold, top
-from rlscale.analysis.errors import AnalysisError
+from rlscale.analysis.errors import AnalysisError, attempt
 from rlscale.analysis.load import apply_widths, normalize_returns
 from rlscale.analysis.recipe import Recipe
+from rlscale.analysis.types import Prepared, Staged
 
 
-def prepare(analysis: Any, tidy: pd.DataFrame) -> tuple[pd.DataFrame, list] | None:
-    """(selected normalised tidy frame, curves), or None with the reason in `analysis.messages`.
+def prepare(tidy: pd.DataFrame, recipe: Recipe) -> Staged[Prepared]:
+    """The selected, normalised runs as curves, with the thresholds resolved and tabled.
 
-    `analysis` is the pipeline's `Analysis` (not imported here: no import cycle).
-
-    Sets `analysis.meta`, `analysis.curves`, `analysis.thresholds` (env -> resolved values and
-    rule), the `thresholds` table, and replaces `analysis.recipe` by the resolved recipe.
+    A step that cannot run on the data stops here with its message; `Prepared.tidy` is then None.
 
     Raises:
         RecipeError: a bad `select` (the user's mistake, not the data's: it is not recorded).
     """
-    recipe = analysis.recipe
-    chosen = analysis.attempt(
+    chosen, messages = attempt(
         "select", select.apply, apply_widths(tidy, recipe.critic_params_by_width), recipe
     )
     if chosen is None:
-        return None
-    tidy, analysis.meta["select"] = chosen
+        return Staged(Prepared(recipe), messages=messages)
+    tidy, selection = chosen
     tidy = normalize_returns(tidy, recipe.bounds())
     agents = [a for a in tidy["agent"].dropna().unique() if a]
-    analysis.meta |= {
+    meta = {
+        "select": selection,
         "agent": agents[0] if len(agents) == 1 else recipe.agent,
         "envs": sorted(tidy["env"].unique()),
         "utds": sorted(float(u) for u in tidy["utd"].unique()),
     }
-    curves = analysis.attempt("load", make_curves, tidy, recipe)
+    curves, messages = attempt("load", make_curves, tidy, recipe)
     if not curves:
-        return None
-    analysis.curves = curves
-    resolved = analysis.attempt("thresholds", top.resolve, curves, recipe)
+        return Staged(Prepared(recipe, meta), messages=messages)
+    resolved, messages = attempt("thresholds", top.resolve, curves, recipe)
     if resolved is None:
-        return None
-    analysis.recipe, analysis.thresholds = resolved
-    analysis.add_table("thresholds", top.table(analysis.thresholds))
-    return tidy, curves
+        return Staged(Prepared(recipe, meta, tuple(curves)), messages=messages)
+    recipe, thresholds = resolved
+    prepared = Prepared(recipe, meta, tuple(curves), thresholds, tidy)
+    return Staged(prepared, (("thresholds", top.table(thresholds)),))
 
 
 def make_curves(tidy: pd.DataFrame, recipe: Recipe) -> list[threshold.Curve]:

@@ -14,15 +14,16 @@ Each fit (P1 D_J(σ), B*(σ), η*(σ); P2 D(σ, N), B*(σ, N)) gets a `status`:
 
 When several hold, `unidentified` wins; `status_reason` lists every reason found. The laws supply
 their parameters' domains, the data range, the bootstrap intervals and a `refit(name, factor)`
-callable; `bootstrap` is the shared refit loop, whose refits start where the law's default fit
-starts (never at the point estimate, so a degenerate optimum is not inherited by its interval).
+callable; `bootstrap_refits` is the shared refit loop of every law, whose refits start where the
+law's default fit starts (never at the point estimate, so a degenerate optimum is not inherited by
+its interval).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,35 @@ def bootstrap(samples: Iterable[tuple[Any, Any]], refit: Callable[[Any], dict | 
             continue
         rows.append({"sample": sample_id, **{k: float(v) for k, v in params.items()}})
     return Bootstrap(pd.DataFrame(rows), total, failed)
+
+
+@dataclass(frozen=True)
+class Refits:
+    """What a fit records of its bootstrap: the refits, their intervals and `info["bootstrap"]`.
+
+    The default is "no bootstrap was run": `intervals` None (not {}) tells `assess` to skip the
+    interval checks instead of finding every interval missing.
+    """
+
+    draws: pd.DataFrame | None = None
+    intervals: dict[str, tuple[float, float]] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def bootstrap_refits(
+    samples: Iterable[tuple[Any, Any]] | None, refit: Callable[[Any], dict | None], level: float
+) -> Refits:
+    """`bootstrap` over `samples` with the `level` percentile intervals; no samples, no bootstrap.
+
+    Args:
+        samples, refit: as `bootstrap` (so each refit starts where the law's own fit starts).
+        level: the intervals' level.
+    """
+    samples = list(samples) if samples is not None else []
+    if not samples:
+        return Refits()
+    boot = bootstrap(samples, refit)
+    return Refits(boot.draws, percentile_ci(boot.draws, level), {"bootstrap": boot.info()})
 
 
 def percentile_ci(draws: pd.DataFrame, ci: float) -> dict[str, tuple[float, float]]:

@@ -9,7 +9,7 @@ never reached = +inf). The same is repeated on `samples` resamplings of the seed
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -150,7 +150,7 @@ def curve_crossings(
 
 
 def crossing_frame(
-    curves: list[Curve],
+    curves: Sequence[Curve],
     thresholds_for: Callable[[str], np.ndarray],
     samples: int = 100,
     seed: int = 42,

@@ -12,6 +12,7 @@ linspace(low, J_max, count).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,9 @@ from rlscale.analysis.errors import AnalysisError
 from rlscale.analysis.recipe import Recipe
 
 
-def final_returns(curves: list[threshold.Curve], reset_every_updates: float | None) -> pd.DataFrame:
+def final_returns(
+    curves: Sequence[threshold.Curve], reset_every_updates: float | None
+) -> pd.DataFrame:
     """One row per curve: env and the final value of its isotonic seed mean (NaN if empty)."""
     rows = []
     for curve in curves:
@@ -31,7 +34,7 @@ def final_returns(curves: list[threshold.Curve], reset_every_updates: float | No
     return pd.DataFrame(rows)
 
 
-def resolve(curves: list[threshold.Curve], recipe: Recipe) -> tuple[Recipe, dict]:
+def resolve(curves: Sequence[threshold.Curve], recipe: Recipe) -> tuple[Recipe, dict]:
     """The recipe with every env's `auto` top resolved, and every env's thresholds for the report.
 
     Returns:

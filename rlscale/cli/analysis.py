@@ -66,10 +66,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _analyze(args: argparse.Namespace) -> int:
     """Exit 1 when nothing at all could be analysed."""
-    from rlscale.analysis import report
+    from rlscale.analysis import report, summary
 
     analysis, index = report.analyze(args.path, load_recipe(args.recipe), args.out, args.layout)
-    lines = report.summary_lines(analysis)
+    lines = summary.summary_lines(analysis)
     # The command line and versions beside the report, so a committed report names its command.
     made = {"path": args.path, "layout": args.layout, "recipe": args.recipe, "summary": lines}
     write_result(args.out, "provenance", {**made, "messages": analysis.messages})
